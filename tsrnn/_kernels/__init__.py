@@ -1,0 +1,1 @@
+"""Cython kernels for batched RNN, GRU and LSTM recurrence (internal)."""
