@@ -1,0 +1,151 @@
+# cython: language_level=3
+"""One GRU time step for B rows, forward and backward (inline, shared by the kernels).
+
+Gate rows are ordered r, z, n as in PyTorch:
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))        reset_after (PyTorch, cuDNN)
+    n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)        reset before (Cho et al. 2014)
+    h' = (1 - z) * n + z * h
+The per-step cache is (B, 4H): r, z, n and a fourth block that backward needs:
+hn = W_hn h + b_hn (reset_after) or rh = r * h (reset before).
+"""
+from cython cimport floating
+
+from tsrnn._kernels._activations cimport (dsigmoid_from_output, dtanh_from_output, sigmoid,
+                                          tanh_)
+from tsrnn._kernels._blas cimport fill_rows, gemm
+
+
+cdef inline void gru_cell_forward(
+        Py_ssize_t B, Py_ssize_t H, floating* gates, const floating* h_prev,
+        const floating* w_hh, const floating* b_hh, bint reset_after, floating* hproj,
+        floating* h) noexcept nogil:
+    """Advance B rows by one step.
+
+    gates  (B, 4H) in: columns 0:3H hold x W_ih^T + b_ih; out: r, z, n, hn|rh
+    h_prev (B, H) state at t-1; w_hh (3H, H); b_hh (3H,)
+    hproj  (B, 3H) scratch for the hidden-side projection
+    h      (B, H) out: state at t (may alias h_prev: each element is read first)
+    """
+    cdef Py_ssize_t b, j, G = 4 * H, H3 = 3 * H
+    cdef floating* row
+    cdef floating* hrow
+    cdef floating r, z, n, hp
+    if reset_after:
+        # hproj = h_{t-1} W_hh^T + b_hh
+        fill_rows(B, H3, b_hh, hproj, H3)
+        gemm(False, True, <int> B, <int> H3, <int> H, 1, h_prev, <int> H, w_hh, <int> H,
+             1, hproj, <int> H3)
+        for b in range(B):
+            row = gates + b * G
+            hrow = hproj + b * H3
+            for j in range(H):
+                r = sigmoid(row[j] + hrow[j])
+                z = sigmoid(row[H + j] + hrow[H + j])
+                n = tanh_(row[2 * H + j] + r * hrow[2 * H + j])
+                hp = h_prev[b * H + j]
+                row[j] = r
+                row[H + j] = z
+                row[2 * H + j] = n
+                row[3 * H + j] = hrow[2 * H + j]
+                h[b * H + j] = (1 - z) * n + z * hp
+    else:
+        # r and z first: they need only h_{t-1}; then n needs (r * h_{t-1}) W_hn^T
+        fill_rows(B, 2 * H, b_hh, hproj, H3)
+        gemm(False, True, <int> B, <int> (2 * H), <int> H, 1, h_prev, <int> H, w_hh,
+             <int> H, 1, hproj, <int> H3)
+        for b in range(B):
+            row = gates + b * G
+            hrow = hproj + b * H3
+            for j in range(H):
+                r = sigmoid(row[j] + hrow[j])
+                row[j] = r
+                row[H + j] = sigmoid(row[H + j] + hrow[H + j])
+                row[3 * H + j] = r * h_prev[b * H + j]
+        fill_rows(B, H, b_hh + 2 * H, hproj + 2 * H, H3)
+        gemm(False, True, <int> B, <int> H, <int> H, 1, gates + 3 * H, <int> G,
+             w_hh + 2 * H * H, <int> H, 1, hproj + 2 * H, <int> H3)
+        for b in range(B):
+            row = gates + b * G
+            hrow = hproj + b * H3
+            for j in range(H):
+                z = row[H + j]
+                n = tanh_(row[2 * H + j] + hrow[2 * H + j])
+                row[2 * H + j] = n
+                h[b * H + j] = (1 - z) * n + z * h_prev[b * H + j]
+
+
+cdef inline void gru_cell_backward(
+        Py_ssize_t B, Py_ssize_t H, const floating* gates, const floating* h_prev,
+        const floating* w_hh, bint reset_after, floating* dh, floating* dgx, floating* dgh,
+        floating* drh) noexcept nogil:
+    """Back-propagate one step for B rows.
+
+    gates (B, 4H) r, z, n, hn|rh saved by the forward step; h_prev (B, H) state at t-1
+    dh    (B, H) in: dL/dh_t; out: dL/dh_{t-1}
+    dgx   (B, 3H) out: dL/d(input-side pre-activations), the rows of x W_ih^T + b_ih
+    dgh   (B, 3H) out: dL/d(hidden-side pre-activations), the rows of h W_hh^T + b_hh
+          (reset before: the n block is that of (r * h) W_hn^T + b_hn)
+    drh   (B, H) scratch, reset before only: dL/d(r * h_{t-1})
+    """
+    cdef Py_ssize_t b, j, G = 4 * H, H3 = 3 * H
+    cdef const floating* row
+    cdef floating* xrow
+    cdef floating* hrow
+    cdef floating r, z, n, dhv, dn_pre, dz_pre, dr_pre
+    if reset_after:
+        for b in range(B):
+            row = gates + b * G
+            xrow = dgx + b * H3
+            hrow = dgh + b * H3
+            for j in range(H):
+                r = row[j]
+                z = row[H + j]
+                n = row[2 * H + j]
+                dhv = dh[b * H + j]
+                # h' = (1 - z) n + z h;  n = tanh(xn + r hn)
+                dn_pre = dhv * (1 - z) * dtanh_from_output(n)
+                dz_pre = dhv * (h_prev[b * H + j] - n) * dsigmoid_from_output(z)
+                dr_pre = dn_pre * row[3 * H + j] * dsigmoid_from_output(r)
+                xrow[j] = dr_pre
+                xrow[H + j] = dz_pre
+                xrow[2 * H + j] = dn_pre
+                hrow[j] = dr_pre
+                hrow[H + j] = dz_pre
+                hrow[2 * H + j] = dn_pre * r
+                dh[b * H + j] = dhv * z
+        # dh_{t-1} = z dh_t + dgh W_hh
+        gemm(False, False, <int> B, <int> H, <int> H3, 1, dgh, <int> H3, w_hh, <int> H,
+             1, dh, <int> H)
+    else:
+        for b in range(B):
+            row = gates + b * G
+            xrow = dgx + b * H3
+            hrow = dgh + b * H3
+            for j in range(H):
+                z = row[H + j]
+                n = row[2 * H + j]
+                dhv = dh[b * H + j]
+                dn_pre = dhv * (1 - z) * dtanh_from_output(n)
+                dz_pre = dhv * (h_prev[b * H + j] - n) * dsigmoid_from_output(z)
+                xrow[H + j] = dz_pre
+                xrow[2 * H + j] = dn_pre
+                hrow[H + j] = dz_pre
+                hrow[2 * H + j] = dn_pre
+        # d(r h) = dn_pre W_hn
+        gemm(False, False, <int> B, <int> H, <int> H, 1, dgh + 2 * H, <int> H3,
+             w_hh + 2 * H * H, <int> H, 0, drh, <int> H)
+        for b in range(B):
+            row = gates + b * G
+            xrow = dgx + b * H3
+            hrow = dgh + b * H3
+            for j in range(H):
+                r = row[j]
+                dr_pre = drh[b * H + j] * h_prev[b * H + j] * dsigmoid_from_output(r)
+                xrow[j] = dr_pre
+                hrow[j] = dr_pre
+                dh[b * H + j] = dh[b * H + j] * row[H + j] + drh[b * H + j] * r
+        # dh_{t-1} += [dr_pre, dz_pre] W_h{r,z}
+        gemm(False, False, <int> B, <int> H, <int> (2 * H), 1, dgh, <int> H3, w_hh, <int> H,
+             1, dh, <int> H)

@@ -1,0 +1,89 @@
+# cython: language_level=3
+"""GRU recurrence over whole sequences: forward, backward through time, one streaming step.
+
+Arrays are time-major and C-contiguous: x (T, B, F), states (B, H), sequences (T, B, H).
+The Python layer validates and allocates; these functions only compute, without the GIL.
+Gate equations and the (B, 4H) per-step cache layout are in ``_gru_cell.pxd``.
+"""
+from cython cimport floating
+
+from tsrnn._kernels._blas cimport add_to, column_sums, fill_rows, gemm
+from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward
+from tsrnn._kernels._sequence cimport hidden_weight_gradient
+
+
+def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
+                const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
+                bint reset_after, const floating[:, ::1] h0, floating[:, :, ::1] h_out,
+                floating[:, :, ::1] gates, floating[:, ::1] hproj):
+    """Run a GRU layer over a sequence, keeping what backward needs.
+
+    x (T, B, F); w_ih (3H, F); w_hh (3H, H); b_ih, b_hh (3H,); h0 (B, H).
+    Outputs: h_out (T, B, H); gates (T, B, 4H) r, z, n, hn|rh. hproj (B, 3H) scratch.
+    """
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
+    cdef Py_ssize_t G = 4 * H, H3 = 3 * H, t
+    with nogil:
+        # All T*B input projections in one GEMM into columns 0:3H of the cache
+        fill_rows(T * B, H3, &b_ih[0], &gates[0, 0, 0], G)
+        gemm(False, True, <int> (T * B), <int> H3, <int> F, 1, &x[0, 0, 0], <int> F,
+             &w_ih[0, 0], <int> F, 1, &gates[0, 0, 0], <int> G)
+        gru_cell_forward(B, H, &gates[0, 0, 0], &h0[0, 0], &w_hh[0, 0], &b_hh[0], reset_after,
+                         &hproj[0, 0], &h_out[0, 0, 0])
+        for t in range(1, T):
+            gru_cell_forward(B, H, &gates[t, 0, 0], &h_out[t - 1, 0, 0], &w_hh[0, 0],
+                             &b_hh[0], reset_after, &hproj[0, 0], &h_out[t, 0, 0])
+
+
+def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
+                 const floating[:, ::1] w_hh, bint reset_after, const floating[:, ::1] h0,
+                 const floating[:, :, ::1] h_out, const floating[:, :, ::1] gates,
+                 const floating[:, :, ::1] dout, floating[:, ::1] dh,
+                 floating[:, :, ::1] dgx, floating[:, :, ::1] dgh, floating[:, ::1] drh,
+                 floating[:, :, ::1] dx, floating[:, ::1] dw_ih, floating[:, ::1] dw_hh,
+                 floating[::1] db_ih, floating[::1] db_hh):
+    """Back-propagate through a whole sequence after ``gru_forward``.
+
+    dout (T, B, H) dL/dh_t from above; dh (B, H): in, the gradient on the final state; out,
+    the gradient on h0. Scratch: dgx, dgh (T, B, 3H) input- and hidden-side pre-activation
+    gradients, drh (B, H). Outputs (overwritten): dx (T, B, F), dw_ih (3H, F),
+    dw_hh (3H, H), db_ih, db_hh (3H,).
+    """
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
+    cdef Py_ssize_t G = 4 * H, H3 = 3 * H, t
+    with nogil:
+        for t in range(T - 1, -1, -1):
+            add_to(B * H, &dout[t, 0, 0], &dh[0, 0])
+            gru_cell_backward(B, H, &gates[t, 0, 0],
+                              &h0[0, 0] if t == 0 else &h_out[t - 1, 0, 0], &w_hh[0, 0],
+                              reset_after, &dh[0, 0], &dgx[t, 0, 0], &dgh[t, 0, 0],
+                              &drh[0, 0])
+        gemm(True, False, <int> H3, <int> F, <int> (T * B), 1, &dgx[0, 0, 0], <int> H3,
+             &x[0, 0, 0], <int> F, 0, &dw_ih[0, 0], <int> F)
+        if reset_after:
+            hidden_weight_gradient(T, B, H3, H, &dgh[0, 0, 0], H3, &h0[0, 0],
+                                   &h_out[0, 0, 0], H, &dw_hh[0, 0], H)
+        else:
+            # r, z rows see h_{t-1}; n rows see r * h_{t-1}, cached in columns 3H:4H
+            hidden_weight_gradient(T, B, 2 * H, H, &dgh[0, 0, 0], H3, &h0[0, 0],
+                                   &h_out[0, 0, 0], H, &dw_hh[0, 0], H)
+            gemm(True, False, <int> H, <int> H, <int> (T * B), 1, &dgh[0, 0, 2 * H],
+                 <int> H3, &gates[0, 0, 3 * H], <int> G, 0, &dw_hh[2 * H, 0], <int> H)
+        column_sums(T * B, H3, &dgx[0, 0, 0], H3, &db_ih[0])
+        column_sums(T * B, H3, &dgh[0, 0, 0], H3, &db_hh[0])
+        gemm(False, False, <int> (T * B), <int> F, <int> H3, 1, &dgx[0, 0, 0], <int> H3,
+             &w_ih[0, 0], <int> F, 0, &dx[0, 0, 0], <int> F)
+
+
+def gru_step(const floating[:, ::1] x, const floating[:, ::1] w_ih,
+             const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
+             bint reset_after, const floating[:, ::1] h_prev, floating[:, ::1] h,
+             floating[:, ::1] gates, floating[:, ::1] hproj):
+    """One streaming step: x (B, F), h_prev (B, H) -> h (B, H); scratch gates (B, 4H), hproj (B, 3H)."""
+    cdef Py_ssize_t B = x.shape[0], F = x.shape[1], H = h_prev.shape[1], G = 4 * H
+    with nogil:
+        fill_rows(B, 3 * H, &b_ih[0], &gates[0, 0], G)
+        gemm(False, True, <int> B, <int> (3 * H), <int> F, 1, &x[0, 0], <int> F, &w_ih[0, 0],
+             <int> F, 1, &gates[0, 0], <int> G)
+        gru_cell_forward(B, H, &gates[0, 0], &h_prev[0, 0], &w_hh[0, 0], &b_hh[0], reset_after,
+                         &hproj[0, 0], &h[0, 0])

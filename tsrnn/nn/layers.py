@@ -1,0 +1,601 @@
+"""Recurrent layers (RNN, GRU, LSTM) and a Linear head over the Cython kernels.
+
+Parameters are named, shaped and ordered exactly as in PyTorch's ``state_dict()``, so weights
+move between the two with ``load_state_dict``. Layers check every argument, allocate every
+buffer and pick the kernel for the dtype; the kernels only compute.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from tsrnn._check_build import check_build
+
+check_build()
+
+from tsrnn._kernels import gru as _gru  # noqa: E402
+from tsrnn._kernels import lstm as _lstm  # noqa: E402
+from tsrnn._kernels import rnn as _rnn  # noqa: E402
+
+__all__ = ["RNN", "GRU", "LSTM", "Linear"]
+
+
+def _check_dtype(dtype):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from error
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
+def _check_array(value, name, shape, dtype):
+    """Return value as a C-contiguous array of the given shape (None = any size) and dtype."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
+    if value.ndim != len(shape):
+        raise ValueError(f"{name} must have {len(shape)} dimensions {_describe(shape)}, "
+                         f"got shape {value.shape}")
+    if value.dtype != dtype:
+        raise ValueError(f"{name} has dtype {value.dtype}, expected {dtype} (the layer's dtype); "
+                         f"convert it with .astype(np.{dtype})")
+    for axis, (got, expected) in enumerate(zip(value.shape, shape)):
+        if expected is not None and got != expected:
+            raise ValueError(f"{name} has shape {value.shape}, expected {_describe(shape)} "
+                             f"(axis {axis} differs)")
+    if 0 in value.shape:
+        raise ValueError(f"{name} must not be empty, got shape {value.shape}")
+    return np.ascontiguousarray(value)
+
+
+def _describe(shape):
+    return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+
+
+def _load_params(params, expected, mapping, owner):
+    """Copy mapping into params in place after checking every name and shape."""
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"load_state_dict expects a mapping of names to arrays, "
+                        f"got {type(mapping).__name__}")
+    unknown = [name for name in mapping if name not in expected]
+    missing = [name for name in expected if name not in mapping]
+    if unknown or missing:
+        parts = []
+        if unknown:
+            parts.append(f"unexpected keys {unknown}")
+        if missing:
+            parts.append(f"missing keys {missing}")
+        raise ValueError(f"state dict does not match {owner}: " + "; ".join(parts))
+    converted = {}
+    for name, shape in expected.items():
+        value = np.asarray(mapping[name])
+        if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
+            raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+        if value.shape != tuple(shape):
+            raise ValueError(f"{name} has shape {value.shape}, expected {tuple(shape)}")
+        converted[name] = value
+    # In place, so that optimisers holding these arrays see the new values.
+    for name, value in converted.items():
+        params[name][...] = value
+
+
+def _read_only(array):
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+class _Recurrent:
+    """Shared machinery of RNN, GRU and LSTM: parameters, state handling, stacking."""
+
+    _gate_count = 1
+    _has_cell_state = False
+
+    def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32,
+                 random_state=None):
+        self.input_size = _check_positive_int(input_size, "input_size")
+        self.hidden_size = _check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = _check_positive_int(num_layers, "num_layers")
+        self.dtype = _check_dtype(dtype)
+        self._init_buffers()
+        self.reset_parameters(random_state)
+        self._cache = None
+
+    # ----------------------------------------------------------------- parameters
+    def _extra_param_shapes(self, layer):
+        """Parameters beyond PyTorch's four per layer (peephole weights)."""
+        return {}
+
+    def _param_shapes(self):
+        """Name -> shape, in PyTorch's state_dict order."""
+        G, H = self._gate_count * self.hidden_size, self.hidden_size
+        shapes = {}
+        for k in range(self.num_layers):
+            F = self.input_size if k == 0 else H
+            shapes[f"weight_ih_l{k}"] = (G, F)
+            shapes[f"weight_hh_l{k}"] = (G, H)
+            shapes[f"bias_ih_l{k}"] = (G,)
+            shapes[f"bias_hh_l{k}"] = (G,)
+            shapes.update(self._extra_param_shapes(k))
+        return shapes
+
+    def _init_buffers(self):
+        shapes = self._param_shapes()
+        self.params = {name: np.zeros(shape, self.dtype) for name, shape in shapes.items()}
+        self.grads = {name: np.zeros(shape, self.dtype) for name, shape in shapes.items()}
+
+    def reset_parameters(self, random_state=None):
+        """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), PyTorch's default.
+
+        Parameters
+        ----------
+        random_state : int, numpy.random.Generator or None
+            Seed or generator, for reproducible initialisation.
+        """
+        rng = np.random.default_rng(random_state)
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        for value in self.params.values():
+            value[...] = rng.uniform(-bound, bound, size=value.shape)
+
+    def state_dict(self):
+        """Return a copy of the parameters as a dict, keyed and ordered like PyTorch's.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``weight_ih_l{k}`` (G*H, F_k), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}`` and
+            ``bias_hh_l{k}`` (G*H,) for every layer k, plus ``weight_ci_l{k}``,
+            ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,) for a peephole LSTM.
+        """
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def load_state_dict(self, mapping):
+        """Copy parameters from a mapping such as ``torch_module.state_dict()``.
+
+        Every expected name must be present with the expected shape and no other name may be
+        present; values may be numpy arrays, torch tensors or anything ``np.asarray`` takes.
+        Nothing changes unless every entry is valid.
+
+        Parameters
+        ----------
+        mapping : Mapping of str to array-like
+
+        Examples
+        --------
+        >>> import torch  # doctest: +SKIP
+        >>> module = torch.nn.LSTM(1, 8, num_layers=2)  # doctest: +SKIP
+        >>> layer = LSTM(1, 8, num_layers=2)  # doctest: +SKIP
+        >>> layer.load_state_dict(module.state_dict())  # doctest: +SKIP
+        """
+        _load_params(self.params, self._param_shapes(), mapping, repr(self))
+
+    def zero_grad(self):
+        """Set every gradient to zero."""
+        for value in self.grads.values():
+            value[...] = 0
+
+    def __repr__(self):
+        extra = "".join(f", {key}={value!r}" for key, value in self._extra_repr().items())
+        return (f"{type(self).__name__}(input_size={self.input_size}, "
+                f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+                f"dtype={self.dtype.name}{extra})")
+
+    def _extra_repr(self):
+        return {}
+
+    # ----------------------------------------------------------------- state handling
+    def _check_state(self, state, batch, name="state"):
+        """Return (h, c) as lists of (B, H) arrays per layer; c is None without a cell state."""
+        L, H = self.num_layers, self.hidden_size
+        shape = (L, batch, H)
+        if state is None:
+            h = np.zeros(shape, self.dtype)
+            c = np.zeros(shape, self.dtype) if self._has_cell_state else None
+            return h, c
+        if self._has_cell_state:
+            if not isinstance(state, tuple) or len(state) != 2:
+                raise TypeError(f"{name} of an LSTM must be a tuple (h, c) of arrays of shape "
+                                f"{shape}, got {type(state).__name__}")
+            h = _check_array(state[0], f"{name}[0] (h)", shape, self.dtype)
+            c = _check_array(state[1], f"{name}[1] (c)", shape, self.dtype)
+            return h, c
+        if isinstance(state, tuple):
+            raise TypeError(f"{name} of a {type(self).__name__} is one array of shape {shape}, "
+                            f"not a tuple")
+        return _check_array(state, name, shape, self.dtype), None
+
+    def _pack_state(self, h, c):
+        return (h, c) if self._has_cell_state else h
+
+    def _check_input(self, x, ndim):
+        shape = (None,) * (ndim - 1) + (self.input_size,)
+        label = "x (T, B, F)" if ndim == 3 else "x (B, F)"
+        return _check_array(x, label, shape, self.dtype)
+
+    def _layer(self, k):
+        return (self.params[f"weight_ih_l{k}"], self.params[f"weight_hh_l{k}"],
+                self.params[f"bias_ih_l{k}"], self.params[f"bias_hh_l{k}"])
+
+    def _layer_grads(self, k):
+        return (self.grads[f"weight_ih_l{k}"], self.grads[f"weight_hh_l{k}"],
+                self.grads[f"bias_ih_l{k}"], self.grads[f"bias_hh_l{k}"])
+
+    # ----------------------------------------------------------------- public passes
+    def forward(self, x, state=None):
+        """Run the stacked layers over a sequence and remember what backward needs.
+
+        Parameters
+        ----------
+        x : ndarray of shape (T, B, F)
+            Time-major input of the layer's dtype.
+        state : ndarray of shape (num_layers, B, H), tuple of two for LSTM, or None
+            Initial hidden state (LSTM: ``(h, c)``); None means zeros.
+
+        Returns
+        -------
+        out : ndarray of shape (T, B, H)
+            Hidden states of the last layer at every step (read-only).
+        state : ndarray of shape (num_layers, B, H), or tuple (h, c) for LSTM
+            Final state of every layer.
+        """
+        x = self._check_input(x, 3)
+        h0, c0 = self._check_state(state, x.shape[1])
+        caches, h_n = [], np.empty_like(h0)
+        c_n = np.empty_like(c0) if c0 is not None else None
+        inputs = x
+        for k in range(self.num_layers):
+            cache = self._forward_layer(k, inputs, h0[k], None if c0 is None else c0[k])
+            caches.append(cache)
+            inputs = cache["h_out"]
+            h_n[k] = inputs[-1]
+            if c_n is not None:
+                c_n[k] = cache["c_out"][-1]
+        self._cache = {"caches": caches, "shape": x.shape}
+        return _read_only(inputs), self._pack_state(h_n, c_n)
+
+    def backward(self, dout, dstate=None):
+        """Back-propagate the last ``forward`` and fill ``grads``.
+
+        Parameters
+        ----------
+        dout : ndarray of shape (T, B, H)
+            Gradient of the loss with respect to ``out``.
+        dstate : same structure as the returned state, or None
+            Gradient with respect to the final state; None means zero.
+
+        Returns
+        -------
+        dx : ndarray of shape (T, B, F)
+            Gradient with respect to ``x``.
+        dstate0 : same structure as ``state``
+            Gradient with respect to the initial state.
+        """
+        if self._cache is None:
+            raise ValueError("backward needs a forward pass first")
+        T, B, _ = self._cache["shape"]
+        dout = _check_array(dout, "dout (T, B, H)", (T, B, self.hidden_size), self.dtype)
+        dh, dc = self._check_state(dstate, B, name="dstate")
+        dh = dh.copy()  # the kernels overwrite them with the gradient on the initial state
+        dc = dc.copy() if dc is not None else None
+        upstream = dout
+        for k in range(self.num_layers - 1, -1, -1):
+            upstream = self._backward_layer(k, self._cache["caches"][k], upstream, dh[k],
+                                            None if dc is None else dc[k])
+        return upstream, self._pack_state(dh, dc)
+
+    def step(self, x, state=None):
+        """Advance the stacked layers by one time step (streaming), without caching.
+
+        Parameters
+        ----------
+        x : ndarray of shape (B, F)
+        state : as in ``forward``
+
+        Returns
+        -------
+        out : ndarray of shape (B, H)
+            New hidden state of the last layer.
+        state : the new state of every layer, as in ``forward``
+        """
+        x = self._check_input(x, 2)
+        h_prev, c_prev = self._check_state(state, x.shape[0])
+        h = np.empty_like(h_prev)
+        c = np.empty_like(c_prev) if c_prev is not None else None
+        inputs = x
+        for k in range(self.num_layers):
+            self._step_layer(k, inputs, h_prev[k], h[k],
+                             None if c is None else c_prev[k], None if c is None else c[k])
+            inputs = h[k]
+        return inputs.copy(), self._pack_state(h, c)
+
+
+class RNN(_Recurrent):
+    """Stacked Elman RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or relu.
+
+    Parameters
+    ----------
+    input_size : int
+        Features F of the input.
+    hidden_size : int
+        Hidden units H per layer.
+    num_layers : int, default 1
+        Stacked layers; each feeds its output sequence to the next.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+    dtype : {numpy.float32, numpy.float64}, default float32
+    random_state : int, Generator or None
+        Seed for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn.nn import RNN
+    >>> layer = RNN(input_size=2, hidden_size=4, random_state=0)
+    >>> out, h = layer.forward(np.ones((5, 3, 2), np.float32))
+    >>> out.shape, h.shape
+    ((5, 3, 4), (1, 3, 4))
+    """
+
+    _gate_count = 1
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
+                 dtype=np.float32, random_state=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, dtype, random_state)
+
+    def _extra_repr(self):
+        return {"nonlinearity": self.nonlinearity}
+
+    def _forward_layer(self, k, x, h0, c0):
+        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+        T, B, _ = x.shape
+        h_out = np.empty((T, B, self.hidden_size), self.dtype)
+        _rnn.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity == "relu", h0, h_out)
+        return {"x": x, "h0": h0, "h_out": h_out}
+
+    def _backward_layer(self, k, cache, dout, dh, dc):
+        x = cache["x"]
+        w_ih, w_hh, _, _ = self._layer(k)
+        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
+        dgates = np.empty(cache["h_out"].shape, self.dtype)
+        dx = np.empty_like(x)
+        _rnn.rnn_backward(x, w_ih, w_hh, self.nonlinearity == "relu", cache["h0"],
+                          cache["h_out"], dout, dh, dgates, dx, dw_ih, dw_hh, db_ih, db_hh)
+        return dx
+
+    def _step_layer(self, k, x, h_prev, h, c_prev, c):
+        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+        _rnn.rnn_step(x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity == "relu", h_prev, h)
+
+
+class GRU(_Recurrent):
+    """Stacked GRU with PyTorch's gate equations (rows r, z, n).
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h.
+    With ``reset_after=False`` the reset gate acts before the product, as in Cho et al.
+    (2014): n = tanh(W_in x + b_in + W_hn (r * h) + b_hn).
+
+    Parameters
+    ----------
+    input_size, hidden_size, num_layers, dtype, random_state
+        As for :class:`RNN`.
+    reset_after : bool, default True
+        PyTorch/cuDNN variant (True) or the original one (False).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn.nn import GRU
+    >>> layer = GRU(1, 8, num_layers=2, dtype=np.float64, random_state=0)
+    >>> out, h = layer.forward(np.zeros((10, 4, 1)))
+    >>> dx, dh0 = layer.backward(np.ones_like(out))
+    >>> dx.shape, dh0.shape
+    ((10, 4, 1), (2, 4, 8))
+    """
+
+    _gate_count = 3
+
+    def __init__(self, input_size, hidden_size, num_layers=1, reset_after=True,
+                 dtype=np.float32, random_state=None):
+        self.reset_after = bool(reset_after)
+        super().__init__(input_size, hidden_size, num_layers, dtype, random_state)
+
+    def _extra_repr(self):
+        return {} if self.reset_after else {"reset_after": False}
+
+    def _forward_layer(self, k, x, h0, c0):
+        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+        T, B, _ = x.shape
+        H = self.hidden_size
+        h_out = np.empty((T, B, H), self.dtype)
+        gates = np.empty((T, B, 4 * H), self.dtype)
+        hproj = np.empty((B, 3 * H), self.dtype)
+        _gru.gru_forward(x, w_ih, w_hh, b_ih, b_hh, self.reset_after, h0, h_out, gates, hproj)
+        return {"x": x, "h0": h0, "h_out": h_out, "gates": gates}
+
+    def _backward_layer(self, k, cache, dout, dh, dc):
+        x = cache["x"]
+        T, B, _ = x.shape
+        H = self.hidden_size
+        w_ih, w_hh, _, _ = self._layer(k)
+        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
+        dgx = np.empty((T, B, 3 * H), self.dtype)
+        dgh = np.empty((T, B, 3 * H), self.dtype)
+        drh = np.empty((B, H), self.dtype)
+        dx = np.empty_like(x)
+        _gru.gru_backward(x, w_ih, w_hh, self.reset_after, cache["h0"], cache["h_out"],
+                          cache["gates"], dout, dh, dgx, dgh, drh, dx, dw_ih, dw_hh, db_ih,
+                          db_hh)
+        return dx
+
+    def _step_layer(self, k, x, h_prev, h, c_prev, c):
+        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+        B, H = h_prev.shape
+        gates = np.empty((B, 4 * H), self.dtype)
+        hproj = np.empty((B, 3 * H), self.dtype)
+        _gru.gru_step(x, w_ih, w_hh, b_ih, b_hh, self.reset_after, h_prev, h, gates, hproj)
+
+
+class LSTM(_Recurrent):
+    """Stacked LSTM with PyTorch's gate equations (rows i, f, g, o), optionally with peepholes.
+
+    i = sigmoid(W_ii x + b_ii + W_hi h + b_hi), f and o likewise, g = tanh(...),
+    c' = f * c + i * g, h' = o * tanh(c'). With ``peephole=True``, i and f also see the
+    previous cell through diagonal weights ``weight_ci``, ``weight_cf`` and o sees the new
+    cell through ``weight_co`` (Gers and Schmidhuber, 2000).
+
+    Parameters
+    ----------
+    input_size, hidden_size, num_layers, dtype, random_state
+        As for :class:`RNN`.
+    peephole : bool, default False
+        Add the peephole weights ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}``
+        (each of shape (H,)) to every layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn.nn import LSTM
+    >>> layer = LSTM(1, 16, random_state=0)
+    >>> out, (h, c) = layer.forward(np.zeros((20, 2, 1), np.float32))
+    >>> out.shape, h.shape, c.shape
+    ((20, 2, 16), (1, 2, 16), (1, 2, 16))
+    """
+
+    _gate_count = 4
+    _has_cell_state = True
+
+    def __init__(self, input_size, hidden_size, num_layers=1, peephole=False,
+                 dtype=np.float32, random_state=None):
+        self.peephole = bool(peephole)
+        super().__init__(input_size, hidden_size, num_layers, dtype, random_state)
+
+    def _extra_repr(self):
+        return {"peephole": True} if self.peephole else {}
+
+    def _init_buffers(self):
+        # Peephole weights live in one (3, H) block per layer, which the kernels read directly;
+        # params/grads expose its rows under PyTorch-style names.
+        super()._init_buffers()
+        H = self.hidden_size
+        self._peep = [np.zeros((3, H), self.dtype) for _ in range(self.num_layers)]
+        self._dpeep = [np.zeros((3, H), self.dtype) for _ in range(self.num_layers)]
+        if self.peephole:
+            for k in range(self.num_layers):
+                for row, gate in enumerate("ifo"):
+                    self.params[f"weight_c{gate}_l{k}"] = self._peep[k][row]
+                    self.grads[f"weight_c{gate}_l{k}"] = self._dpeep[k][row]
+
+    def _extra_param_shapes(self, layer):
+        if not self.peephole:
+            return {}
+        H = self.hidden_size
+        return {f"weight_c{gate}_l{layer}": (H,) for gate in "ifo"}
+
+    def _forward_layer(self, k, x, h0, c0):
+        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+        T, B, _ = x.shape
+        H = self.hidden_size
+        h_out = np.empty((T, B, H), self.dtype)
+        c_out = np.empty((T, B, H), self.dtype)
+        gates = np.empty((T, B, 4 * H), self.dtype)
+        _lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], self.peephole, h0, c0,
+                           h_out, c_out, gates)
+        return {"x": x, "h0": h0, "c0": c0, "h_out": h_out, "c_out": c_out, "gates": gates}
+
+    def _backward_layer(self, k, cache, dout, dh, dc):
+        x = cache["x"]
+        w_ih, w_hh, _, _ = self._layer(k)
+        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
+        dgates = np.empty(cache["gates"].shape, self.dtype)
+        dx = np.empty_like(x)
+        _lstm.lstm_backward(x, w_ih, w_hh, self._peep[k], self.peephole, cache["h0"],
+                            cache["c0"], cache["h_out"], cache["c_out"], cache["gates"], dout,
+                            dh, dc, dgates, dx, dw_ih, dw_hh, db_ih, db_hh, self._dpeep[k])
+        return dx
+
+    def _step_layer(self, k, x, h_prev, h, c_prev, c):
+        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+        B, H = h_prev.shape
+        gates = np.empty((B, 4 * H), self.dtype)
+        _lstm.lstm_step(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], self.peephole, h_prev, c_prev,
+                        h, c, gates)
+
+
+class Linear:
+    """Affine map y = x W^T + b, PyTorch's ``nn.Linear`` (parameters ``weight``, ``bias``).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    dtype : {numpy.float32, numpy.float64}, default float32
+    random_state : int, Generator or None
+        Seed for the U(-1/sqrt(in), 1/sqrt(in)) initialisation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn.nn import Linear
+    >>> head = Linear(4, 1, random_state=0)
+    >>> head.forward(np.ones((3, 4), np.float32)).shape
+    (3, 1)
+    """
+
+    def __init__(self, in_features, out_features, dtype=np.float32, random_state=None):
+        self.in_features = _check_positive_int(in_features, "in_features")
+        self.out_features = _check_positive_int(out_features, "out_features")
+        self.dtype = _check_dtype(dtype)
+        shapes = {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)}
+        self.params = {name: np.zeros(shape, self.dtype) for name, shape in shapes.items()}
+        self.grads = {name: np.zeros(shape, self.dtype) for name, shape in shapes.items()}
+        self.reset_parameters(random_state)
+        self._x = None
+
+    def reset_parameters(self, random_state=None):
+        """Draw weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
+        rng = np.random.default_rng(random_state)
+        bound = 1.0 / np.sqrt(self.in_features)
+        for value in self.params.values():
+            value[...] = rng.uniform(-bound, bound, size=value.shape)
+
+    def state_dict(self):
+        """Return a copy of ``weight`` (out, in) and ``bias`` (out,)."""
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def load_state_dict(self, mapping):
+        """Copy ``weight`` and ``bias`` from a mapping, checking names and shapes first."""
+        _load_params(self.params, self._param_shapes(), mapping, repr(self))
+
+    def _param_shapes(self):
+        return {name: value.shape for name, value in self.params.items()}
+
+    def forward(self, x):
+        """Return x W^T + b for x of shape (N, in_features)."""
+        x = _check_array(x, "x (N, in_features)", (None, self.in_features), self.dtype)
+        self._x = x
+        return x @ self.params["weight"].T + self.params["bias"]
+
+    def backward(self, dy):
+        """Fill ``grads`` from dy (N, out_features) and return dx (N, in_features)."""
+        if self._x is None:
+            raise ValueError("backward needs a forward pass first")
+        dy = _check_array(dy, "dy (N, out_features)", (self._x.shape[0], self.out_features),
+                          self.dtype)
+        self.grads["weight"][...] = dy.T @ self._x
+        self.grads["bias"][...] = dy.sum(axis=0)
+        return dy @ self.params["weight"]
+
+    def __repr__(self):
+        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
+                f"dtype={self.dtype.name})")
