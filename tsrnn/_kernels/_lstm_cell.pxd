@@ -14,7 +14,8 @@ from cython cimport floating
 
 from tsrnn._kernels._activations cimport (dsigmoid_from_output, dtanh_from_output, sigmoid,
                                           tanh_)
-from tsrnn._kernels._blas cimport gemm
+from tsrnn._kernels._blas cimport add_weighted_column_sums, column_sums, copy_to, gemm
+from tsrnn._kernels._sequence cimport hidden_weight_gradient
 
 
 cdef inline void lstm_cell_forward(
@@ -102,3 +103,32 @@ cdef inline void lstm_cell_backward(
     # dh_{t-1} = dgates W_hh
     gemm(False, False, <int> B, <int> H, <int> G, 1, dgates, <int> G, w_hh, <int> H,
          0, dh, <int> H)
+
+
+cdef inline void lstm_weight_gradients(
+        Py_ssize_t T, Py_ssize_t B, Py_ssize_t F, Py_ssize_t H, const floating* x,
+        const floating* h0, const floating* h_seq, const floating* c0, const floating* c_seq,
+        const floating* dgates, bint peephole, floating* dw_ih, floating* dw_hh,
+        floating* db_ih, floating* db_hh, floating* dpeep) noexcept nogil:
+    """Parameter gradients from the stacked gate gradients of all T steps (after the loop).
+
+    x (T, B, F) layer input; h0, c0 (B, H); h_seq, c_seq (T, B, H); dgates (T, B, 4H).
+    Outputs (overwritten): dw_ih (4H, F), dw_hh (4H, H), db_ih, db_hh (4H,), dpeep (3, H).
+    """
+    cdef Py_ssize_t G = 4 * H, j
+    gemm(True, False, <int> G, <int> F, <int> (T * B), 1, dgates, <int> G, x, <int> F,
+         0, dw_ih, <int> F)
+    hidden_weight_gradient(T, B, G, H, dgates, G, h0, h_seq, H, dw_hh, H)
+    column_sums(T * B, G, dgates, G, db_ih)
+    copy_to(G, db_ih, db_hh)
+    if not peephole:
+        return
+    # w_ci, w_cf see c_{t-1} through i, f (c_{-1} = c0); w_co sees c_t through o
+    for j in range(3 * H):
+        dpeep[j] = 0
+    add_weighted_column_sums(B, H, dgates, G, c0, H, dpeep)
+    add_weighted_column_sums(B, H, dgates + H, G, c0, H, dpeep + H)
+    if T > 1:
+        add_weighted_column_sums((T - 1) * B, H, dgates + B * G, G, c_seq, H, dpeep)
+        add_weighted_column_sums((T - 1) * B, H, dgates + B * G + H, G, c_seq, H, dpeep + H)
+    add_weighted_column_sums(T * B, H, dgates + 3 * H, G, c_seq, H, dpeep + 2 * H)

@@ -7,9 +7,8 @@ Gate equations and the (B, 4H) per-step cache layout are in ``_gru_cell.pxd``.
 """
 from cython cimport floating
 
-from tsrnn._kernels._blas cimport add_to, column_sums, fill_rows, gemm
-from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward
-from tsrnn._kernels._sequence cimport hidden_weight_gradient
+from tsrnn._kernels._blas cimport add_to, fill_rows, gemm
+from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward, gru_weight_gradients
 
 
 def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
@@ -58,19 +57,9 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
                               &h0[0, 0] if t == 0 else &h_out[t - 1, 0, 0], &w_hh[0, 0],
                               reset_after, &dh[0, 0], &dgx[t, 0, 0], &dgh[t, 0, 0],
                               &drh[0, 0])
-        gemm(True, False, <int> H3, <int> F, <int> (T * B), 1, &dgx[0, 0, 0], <int> H3,
-             &x[0, 0, 0], <int> F, 0, &dw_ih[0, 0], <int> F)
-        if reset_after:
-            hidden_weight_gradient(T, B, H3, H, &dgh[0, 0, 0], H3, &h0[0, 0],
-                                   &h_out[0, 0, 0], H, &dw_hh[0, 0], H)
-        else:
-            # r, z rows see h_{t-1}; n rows see r * h_{t-1}, cached in columns 3H:4H
-            hidden_weight_gradient(T, B, 2 * H, H, &dgh[0, 0, 0], H3, &h0[0, 0],
-                                   &h_out[0, 0, 0], H, &dw_hh[0, 0], H)
-            gemm(True, False, <int> H, <int> H, <int> (T * B), 1, &dgh[0, 0, 2 * H],
-                 <int> H3, &gates[0, 0, 3 * H], <int> G, 0, &dw_hh[2 * H, 0], <int> H)
-        column_sums(T * B, H3, &dgx[0, 0, 0], H3, &db_ih[0])
-        column_sums(T * B, H3, &dgh[0, 0, 0], H3, &db_hh[0])
+        gru_weight_gradients(T, B, F, H, &x[0, 0, 0], &h0[0, 0], &h_out[0, 0, 0],
+                             &gates[0, 0, 0], &dgx[0, 0, 0], &dgh[0, 0, 0], reset_after,
+                             &dw_ih[0, 0], &dw_hh[0, 0], &db_ih[0], &db_hh[0])
         gemm(False, False, <int> (T * B), <int> F, <int> H3, 1, &dgx[0, 0, 0], <int> H3,
              &w_ih[0, 0], <int> F, 0, &dx[0, 0, 0], <int> F)
 

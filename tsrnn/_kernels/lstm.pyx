@@ -7,10 +7,9 @@ compute, with the GIL released. Gate equations are in ``_lstm_cell.pxd``.
 """
 from cython cimport floating
 
-from tsrnn._kernels._blas cimport (add_to, add_weighted_column_sums, column_sums, copy_to,
-                                   fill_rows_sum, gemm)
-from tsrnn._kernels._lstm_cell cimport lstm_cell_backward, lstm_cell_forward
-from tsrnn._kernels._sequence cimport hidden_weight_gradient
+from tsrnn._kernels._blas cimport add_to, fill_rows_sum, gemm
+from tsrnn._kernels._lstm_cell cimport (lstm_cell_backward, lstm_cell_forward,
+                                        lstm_weight_gradients)
 
 
 def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
@@ -65,34 +64,11 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
                                &c_out[t, 0, 0], &w_hh[0, 0], &peep[0, 0], peephole, &dh[0, 0],
                                &dc[0, 0], &dgates[t, 0, 0])
         # Everything else as large products over all T*B rows of stacked gate gradients
-        gemm(True, False, <int> G, <int> F, <int> (T * B), 1, &dgates[0, 0, 0], <int> G,
-             &x[0, 0, 0], <int> F, 0, &dw_ih[0, 0], <int> F)
-        hidden_weight_gradient(T, B, G, H, &dgates[0, 0, 0], G, &h0[0, 0], &h_out[0, 0, 0],
-                               H, &dw_hh[0, 0], H)
-        column_sums(T * B, G, &dgates[0, 0, 0], G, &db_ih[0])
-        copy_to(G, &db_ih[0], &db_hh[0])
+        lstm_weight_gradients(T, B, F, H, &x[0, 0, 0], &h0[0, 0], &h_out[0, 0, 0], &c0[0, 0],
+                              &c_out[0, 0, 0], &dgates[0, 0, 0], peephole, &dw_ih[0, 0],
+                              &dw_hh[0, 0], &db_ih[0], &db_hh[0], &dpeep[0, 0])
         gemm(False, False, <int> (T * B), <int> F, <int> G, 1, &dgates[0, 0, 0], <int> G,
              &w_ih[0, 0], <int> F, 0, &dx[0, 0, 0], <int> F)
-        if peephole:
-            _peephole_gradient(T, B, H, &dgates[0, 0, 0], &c0[0, 0], &c_out[0, 0, 0],
-                               &dpeep[0, 0])
-
-
-cdef void _peephole_gradient(Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, const floating* dg,
-                             const floating* c0, const floating* c_out,
-                             floating* dpeep) noexcept nogil:
-    """dpeep (3, H): w_ci, w_cf see c_{t-1} through i, f; w_co sees c_t through o."""
-    cdef Py_ssize_t G = 4 * H, j
-    for j in range(3 * H):
-        dpeep[j] = 0
-    # i and f blocks: t = 0 uses c0, t >= 1 uses c_out[t - 1]
-    add_weighted_column_sums(B, H, dg, G, c0, H, dpeep)
-    add_weighted_column_sums(B, H, dg + H, G, c0, H, dpeep + H)
-    if T > 1:
-        add_weighted_column_sums((T - 1) * B, H, dg + B * G, G, c_out, H, dpeep)
-        add_weighted_column_sums((T - 1) * B, H, dg + B * G + H, G, c_out, H, dpeep + H)
-    add_weighted_column_sums(T * B, H, dg + 3 * H, G, c_out, H, dpeep + 2 * H)
-
 
 def lstm_step(const floating[:, ::1] x, const floating[:, ::1] w_ih,
               const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,

@@ -7,9 +7,8 @@ h' = act(W_ih x + b_ih + W_hh h + b_hh) with act tanh or relu (``_rnn_cell.pxd``
 """
 from cython cimport floating
 
-from tsrnn._kernels._blas cimport add_to, column_sums, copy_to, fill_rows_sum, gemm
-from tsrnn._kernels._rnn_cell cimport rnn_cell_backward, rnn_cell_forward
-from tsrnn._kernels._sequence cimport hidden_weight_gradient
+from tsrnn._kernels._blas cimport add_to, fill_rows_sum, gemm
+from tsrnn._kernels._rnn_cell cimport rnn_cell_backward, rnn_cell_forward, rnn_weight_gradients
 
 
 def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
@@ -49,12 +48,9 @@ def rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
             add_to(B * H, &dout[t, 0, 0], &dh[0, 0])
             rnn_cell_backward(B, H, &h_out[t, 0, 0], &w_hh[0, 0], use_relu, &dh[0, 0],
                               &dgates[t, 0, 0])
-        gemm(True, False, <int> H, <int> F, <int> (T * B), 1, &dgates[0, 0, 0], <int> H,
-             &x[0, 0, 0], <int> F, 0, &dw_ih[0, 0], <int> F)
-        hidden_weight_gradient(T, B, H, H, &dgates[0, 0, 0], H, &h0[0, 0], &h_out[0, 0, 0],
-                               H, &dw_hh[0, 0], H)
-        column_sums(T * B, H, &dgates[0, 0, 0], H, &db_ih[0])
-        copy_to(H, &db_ih[0], &db_hh[0])
+        rnn_weight_gradients(T, B, F, H, &x[0, 0, 0], &h0[0, 0], &h_out[0, 0, 0],
+                             &dgates[0, 0, 0], &dw_ih[0, 0], &dw_hh[0, 0], &db_ih[0],
+                             &db_hh[0])
         gemm(False, False, <int> (T * B), <int> F, <int> H, 1, &dgates[0, 0, 0], <int> H,
              &w_ih[0, 0], <int> F, 0, &dx[0, 0, 0], <int> F)
 

@@ -1,0 +1,182 @@
+"""Closed-loop network: generation, streaming, and BPTT through fed-back predictions."""
+
+import numpy as np
+import pytest
+
+from tsrnn.nn.network import RecurrentNetwork
+
+VARIANTS = [
+    ("lstm", {}), ("lstm", {"peephole": True}), ("gru", {}), ("gru", {"reset_after": False}),
+    ("rnn", {}), ("rnn", {"nonlinearity": "relu"}),
+]
+IDS = ["lstm", "lstm-peephole", "gru", "gru-reset-before", "rnn-tanh", "rnn-relu"]
+
+
+def relative_error(a, b):
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
+
+
+def random_state(net, batch, rng):
+    shape = (net.num_layers, batch, net.hidden_size)
+    if net.has_cell_state:
+        return rng.standard_normal(shape), rng.standard_normal(shape)
+    return rng.standard_normal(shape)
+
+
+def hidden(state, net):
+    return state[0] if net.has_cell_state else state
+
+
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_teacher_forced_run_equals_layers_and_head(cell, options, num_layers):
+    rng = np.random.default_rng(0)
+    T, B, D, E, H = 5, 3, 2, 1, 4
+    net = RecurrentNetwork(cell, D, E, H, num_layers, dtype=np.float64, random_state=1,
+                           **options)
+    y, exog = rng.standard_normal((T, B, D)), rng.standard_normal((T, B, E))
+    state = random_state(net, B, rng)
+    pred, final = net.run(y, np.ones((T, B), bool), exog, state)
+    out, layer_final = net.rnn.forward(np.concatenate([y, exog], axis=2), state)
+    expected = out @ net.head.params["weight"].T + net.head.params["bias"]
+    np.testing.assert_allclose(pred, expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hidden(final, net), hidden(layer_final, net), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+def test_generation_equals_stepping_layers_by_hand(cell, options):
+    """Free-running steps feed each prediction back as the next input, as a Python loop would."""
+    rng = np.random.default_rng(1)
+    T, B, D, H, L = 7, 2, 1, 5, 2
+    net = RecurrentNetwork(cell, D, 0, H, L, dtype=np.float64, random_state=2, **options)
+    state = random_state(net, B, rng)
+    first = rng.standard_normal((B, D))
+    pred, final = net.run(np.zeros((T, B, D)), np.zeros((T, B), bool), state=state,
+                          first_pred=first)
+    value, manual_state, manual = first, state, []
+    for _ in range(T):
+        out, manual_state = net.rnn.step(value, manual_state)
+        value = net.head.forward(out)
+        manual.append(value)
+    np.testing.assert_allclose(pred, np.stack(manual), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hidden(final, net), hidden(manual_state, net), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+def test_inference_run_equals_cached_run(cell, options):
+    rng = np.random.default_rng(2)
+    T, B, D, H = 9, 2, 1, 3
+    net = RecurrentNetwork(cell, D, 0, H, 2, dtype=np.float64, random_state=3, **options)
+    y = rng.standard_normal((T, B, D))
+    teacher = rng.random((T, B)) < 0.5
+    first = rng.standard_normal((B, D))
+    cached, state_a = net.run(y, teacher, first_pred=first, keep_cache=True)
+    streamed, state_b = net.run(y, teacher, first_pred=first, keep_cache=False)
+    np.testing.assert_array_equal(cached, streamed)
+    np.testing.assert_array_equal(hidden(state_a, net), hidden(state_b, net))
+
+
+def test_run_in_pieces_equals_one_run():
+    """Carrying the state across calls (streaming updates) changes nothing."""
+    rng = np.random.default_rng(3)
+    net = RecurrentNetwork("lstm", 1, 0, 6, 2, dtype=np.float64, random_state=0)
+    y = rng.standard_normal((12, 1, 1))
+    whole, _ = net.run(y, np.ones((12, 1), bool))
+    first, state = net.run(y[:5], np.ones((5, 1), bool))
+    second, _ = net.run(y[5:], np.ones((7, 1), bool), state=state)
+    np.testing.assert_allclose(np.concatenate([first, second]), whole, rtol=1e-13)
+
+
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_gradients_through_fed_back_predictions_match_finite_differences(
+        cell, options, num_layers):
+    rng = np.random.default_rng(4)
+    T, B, D, E, H = 5, 2, 2, 1, 3
+    net = RecurrentNetwork(cell, D, E, H, num_layers, dtype=np.float64, random_state=5,
+                           **options)
+    y, exog = rng.standard_normal((T, B, D)), rng.standard_normal((T, B, E))
+    teacher = rng.random((T, B)) < 0.4
+    teacher[0, 0] = False  # first_pred is used at least once
+    first = rng.standard_normal((B, D))
+    state = random_state(net, B, rng)
+    masks = [(rng.random((T, B, H)) < 0.7) / 0.7 for _ in range(num_layers - 1)] or None
+    weights = rng.standard_normal((T, B, D))
+
+    def loss():
+        pred, final = net.run(y, teacher, exog, state, first, keep_cache=True,
+                              dropout_masks=masks)
+        return np.sum(pred * weights) + 0.5 * np.sum(hidden(final, net) ** 2), final
+
+    _, final = loss()
+    dfinal = hidden(final, net)
+    dstate = (dfinal, np.zeros_like(dfinal)) if net.has_cell_state else dfinal
+    dstate0 = net.backward(weights, dstate)
+
+    def numeric(array):
+        grad = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            old = array[index]
+            array[index] = old + 1e-6
+            plus = loss()[0]
+            array[index] = old - 1e-6
+            minus = loss()[0]
+            array[index] = old
+            grad[index] = (plus - minus) / 2e-6
+        return grad
+
+    for name, value, grad in net.parameters():
+        assert relative_error(grad, numeric(value)) < 1e-6, name
+    h0 = hidden(state, net)
+    assert relative_error(hidden(dstate0, net), numeric(h0)) < 1e-6
+    if net.has_cell_state:
+        assert relative_error(dstate0[1], numeric(state[1])) < 1e-6
+
+
+def test_float32_matches_float64():
+    rng = np.random.default_rng(6)
+    T, B = 20, 4
+    net64 = RecurrentNetwork("gru", 1, 0, 8, 2, dtype=np.float64, random_state=0)
+    net32 = RecurrentNetwork("gru", 1, 0, 8, 2, dtype=np.float32, random_state=0)
+    net32.load_state_dict(net64.state_dict())
+    y = rng.standard_normal((T, B, 1))
+    teacher = rng.random((T, B)) < 0.5
+    teacher[0] = True
+    p64, _ = net64.run(y, teacher, keep_cache=True)
+    p32, _ = net32.run(y.astype(np.float32), teacher, keep_cache=True)
+    assert relative_error(p32, p64) < 1e-5
+    d = rng.standard_normal((T, B, 1))
+    net64.backward(d)
+    net32.backward(d.astype(np.float32))
+    for (name, _, g64), (_, _, g32) in zip(net64.parameters(), net32.parameters()):
+        assert relative_error(g32, g64) < 1e-4, name
+
+
+def test_bad_arguments_raise_before_the_kernel_runs():
+    net = RecurrentNetwork("lstm", 1, 1, 4, 2, random_state=0)
+    y = np.zeros((3, 2, 1), np.float32)
+    exog = np.zeros((3, 2, 1), np.float32)
+    ones = np.ones((3, 2), bool)
+    with pytest.raises(ValueError, match="teacher"):
+        net.run(y, np.ones((2, 2), bool), exog)
+    with pytest.raises(ValueError, match="exog"):
+        net.run(y, ones)
+    with pytest.raises(ValueError, match="exog"):
+        net.run(y, ones, np.zeros((3, 2, 2), np.float32))
+    with pytest.raises(ValueError, match="dtype"):
+        net.run(y.astype(np.float64), ones, exog)
+    with pytest.raises(ValueError, match="first_pred"):
+        net.run(y, np.zeros((3, 2), bool), exog)
+    with pytest.raises(ValueError, match="dropout"):
+        net.run(y, ones, exog, dropout_masks=[np.ones((3, 2, 4), np.float32)])
+    with pytest.raises(TypeError, match="tuple"):
+        net.run(y, ones, exog, state=np.zeros((2, 2, 4), np.float32))
+    with pytest.raises(ValueError, match="state"):
+        net.run(y, ones, exog, state=(np.zeros((2, 3, 4), np.float32),) * 2)
+    with pytest.raises(ValueError, match="forward|run"):
+        RecurrentNetwork("gru", 1).backward(np.zeros((3, 2, 1), np.float32))
+    net.run(y, ones, exog, keep_cache=True)
+    with pytest.raises(ValueError, match="dpred"):
+        net.backward(np.zeros((4, 2, 1), np.float32))
+    with pytest.raises(ValueError, match="cell"):
+        RecurrentNetwork("transformer", 1)
