@@ -247,8 +247,10 @@ class _Recurrent:
         state : ndarray of shape (num_layers, B, H), or tuple (h, c) for LSTM
             Final state of every layer.
         """
-        x = self._check_input(x, 3)
+        # Copies: backward must not see later in-place changes to the caller's arrays.
+        x = self._check_input(x, 3).copy()
         h0, c0 = self._check_state(state, x.shape[1])
+        h0, c0 = h0.copy(), (c0.copy() if c0 is not None else None)
         caches, h_n = [], np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
         inputs = x

@@ -225,7 +225,7 @@ class RecurrentNetwork:
         for k in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self.rnn._layer(k)
             lay = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh,
-                   "h0": np.ascontiguousarray(h0[k]),
+                   "h0": np.array(h0[k]),  # a copy, safe from later changes by the caller
                    "h": np.empty((states_kept, B, H), dtype),
                    "x": np.empty((steps_kept, B, w_ih.shape[1]), dtype),
                    "mask": dropout_masks[k - 1] if (dropout_masks and k > 0) else None}
@@ -235,7 +235,7 @@ class RecurrentNetwork:
                 lay["hproj"] = np.empty((B, 3 * H), dtype)
             if self.cell == "lstm":
                 lay["peep"] = self.rnn._peep[k]
-                lay["c0"] = np.ascontiguousarray(c0[k])
+                lay["c0"] = np.array(c0[k])
                 lay["c"] = np.empty((states_kept, B, H), dtype)
             layers.append(lay)
         return layers
