@@ -24,11 +24,11 @@ class _Chain:
     ``n_states ** order``.
     """
 
-    def __init__(self, values, states_series, n_states, edges, order):
+    def __init__(self, values, states_series, inner, order):
         self.order = order
-        self.edges = edges
-        self.n_states = n_states
-        self.inner = edges[1:-1]
+        self.inner = inner
+        n_states = self.n_states = inner.size + 1
+        edges = np.r_[values.min(), inner, values.max()]
         # Bin summaries: mean and a quantile function of the training values in each state.
         states = np.concatenate(states_series)
         self.means = np.empty(n_states)
@@ -70,7 +70,7 @@ class _Chain:
         self.index = {c: i for i, c in enumerate(self.contexts)}
 
     def discretise(self, values):
-        return np.clip(np.searchsorted(self.inner, values, side="right"), 0, self.n_states - 1)
+        return np.clip(np.searchsorted(self.inner, values, side="left"), 0, self.n_states - 1)
 
     def context_of(self, history):
         """The longest suffix of ``history`` (at most ``order`` long) that was observed."""
@@ -150,8 +150,8 @@ class MarkovForecaster(BaseForecaster):
     order : int, default=1
         Number of past states a transition depends on (>= 1).
     n_states : int, default=16
-        Number of bins (>= 1). Quantile bins with tied edges are merged, so the fitted chain
-        can have fewer states (``n_states_``).
+        Number of bins (>= 1). Quantile bins that tied values leave empty or duplicated are
+        merged, so the fitted chain can have fewer states (``n_states_``).
     binning : {"quantile", "uniform"}, default="quantile"
         Equal-mass bins (quantiles of the training values) or equal-width bins between the
         training minimum and maximum. Values outside the training range fall in the end bins.
@@ -166,8 +166,9 @@ class MarkovForecaster(BaseForecaster):
         One chain per target column.
     n_states_ : list of int
         Number of states of each column's chain.
-    bin_edges_ : list of ndarray of shape (n_states_[j] + 1,)
-        Bin edges of each column.
+    bin_edges_ : list of ndarray of shape (n_states_[j] - 1,)
+        Inner bin boundaries of each column: value ``v`` is in state
+        ``np.searchsorted(bin_edges_[j], v)``, i.e. bins are ``(edge[k - 1], edge[k]]``.
     bin_means_ : list of ndarray of shape (n_states_[j],)
         Mean training value of each state, the value a state forecasts.
     n_contexts_ : list of int
@@ -228,16 +229,19 @@ class MarkovForecaster(BaseForecaster):
         self._check_params()
         return 2
 
-    def _edges(self, values):
-        lo, hi = values.min(), values.max()
+    def _inner_edges(self, values):
+        """Bin boundaries: value ``v`` is in state ``searchsorted(edges, v)`` (bins closed on the
+        right), so a quantile edge that is a training value keeps that value in its bin."""
+        levels = np.linspace(0.0, 1.0, self.n_states + 1)[1:-1]
         if self.binning == "uniform":
-            edges = np.linspace(lo, hi, self.n_states + 1)
-        else:
-            edges = np.quantile(values, np.linspace(0.0, 1.0, self.n_states + 1))
-        edges = np.unique(edges)
-        if edges.size == 1:  # a constant column: one state
-            edges = np.array([lo, hi])
-        return edges
+            if np.ptp(values) == 0:
+                return np.empty(0)
+            return values.min() + levels * np.ptp(values)
+        # Tied quantiles (point masses) give repeated or empty bins: keep one boundary per
+        # occupied bin, so every distinct value range that holds data stays its own state.
+        inner = np.unique(np.quantile(values, levels, method="inverted_cdf"))
+        occupied = np.unique(np.searchsorted(inner, values))
+        return inner[occupied[1:] - 1]
 
     def _fit_core(self, ys, Xs):
         self._check_params()
@@ -245,17 +249,12 @@ class MarkovForecaster(BaseForecaster):
         for j in range(ys[0].shape[1]):
             columns = [y[:, j] for y in ys]
             values = np.concatenate(columns)
-            edges = self._edges(values)
-            inner = edges[1:-1]
-            n_states = edges.size - 1
-            states = [
-                np.clip(np.searchsorted(inner, c, side="right"), 0, n_states - 1)
-                for c in columns
-            ]
-            chains.append(_Chain(values, states, n_states, edges, int(self.order)))
+            inner = self._inner_edges(values)
+            states = [np.searchsorted(inner, c) for c in columns]
+            chains.append(_Chain(values, states, inner, int(self.order)))
         self.chains_ = chains
         self.n_states_ = [c.n_states for c in chains]
-        self.bin_edges_ = [c.edges for c in chains]
+        self.bin_edges_ = [c.inner for c in chains]
         self.bin_means_ = [c.means for c in chains]
         self.n_contexts_ = [len(c.contexts) for c in chains]
         self.histories_ = [self._histories(y) for y in ys]
