@@ -4,6 +4,8 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tsrnn.forecasters.markov import MarkovForecaster
 
@@ -85,6 +87,20 @@ def test_quantile_bins_with_many_ties_merge_states():
     assert 1 < f.n_states_[0] < 16
     assert np.all(np.diff(f.bin_edges_[0]) > 0)
     assert np.isfinite(f.predict(5)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-3, 3), min_size=2, max_size=60), st.integers(1, 8))
+def test_quantile_bins_never_split_or_merge_few_distinct_values(values, n_states):
+    y = np.array(values, dtype=float)
+    f = MarkovForecaster(n_states=n_states).fit(y)
+    k = len(np.unique(y))
+    assert f.n_states_[0] <= min(k, n_states)
+    if k <= n_states and min(np.unique(y, return_counts=True)[1]) * n_states >= y.size:
+        assert f.n_states_[0] == k  # every value holds at least one bin's worth of mass
+    states = np.searchsorted(f.bin_edges_[0], y)
+    for s in range(f.n_states_[0]):  # a tied value always lands in a single state
+        assert np.isin(np.unique(y[states == s]), y[states != s]).sum() == 0
 
 
 def test_constant_series_has_one_state_and_forecasts_the_constant():

@@ -174,7 +174,8 @@ def _to_block(obj, what):
                 f"{array.shape}"
             )
         kind = "1d" if array.ndim == 1 else "2d"
-        values = np.array(array, dtype=np.float64).reshape(array.shape[0], -1)
+        values = np.array(array, dtype=np.float64)
+        values = values.reshape(-1, 1) if array.ndim == 1 else values
         layout = _Layout(kind=kind)
         index = None
     if values.shape[0] == 0 or values.shape[1] == 0:

@@ -231,17 +231,19 @@ class MarkovForecaster(BaseForecaster):
 
     def _inner_edges(self, values):
         """Bin boundaries: value ``v`` is in state ``searchsorted(edges, v)`` (bins closed on the
-        right), so a quantile edge that is a training value keeps that value in its bin."""
-        levels = np.linspace(0.0, 1.0, self.n_states + 1)[1:-1]
+        right), so each edge is the largest training value of its bin."""
         if self.binning == "uniform":
             if np.ptp(values) == 0:
                 return np.empty(0)
+            levels = np.linspace(0.0, 1.0, self.n_states + 1)[1:-1]
             return values.min() + levels * np.ptp(values)
-        # Tied quantiles (point masses) give repeated or empty bins: keep one boundary per
-        # occupied bin, so every distinct value range that holds data stays its own state.
-        inner = np.unique(np.quantile(values, levels, method="inverted_cdf"))
-        occupied = np.unique(np.searchsorted(inner, values))
-        return inner[occupied[1:] - 1]
+        # Equal-mass bins that never split a tied value: each distinct value joins the bin
+        # holding the middle of its mass; bins left empty by ties disappear.
+        distinct, counts = np.unique(values, return_counts=True)
+        middle = (np.cumsum(counts) - counts / 2.0) / values.size
+        group = np.minimum((middle * self.n_states).astype(np.int64), self.n_states - 1)
+        last_of_group = np.flatnonzero(np.diff(group) > 0)
+        return distinct[last_of_group]
 
     def _fit_core(self, ys, Xs):
         self._check_params()
