@@ -114,7 +114,7 @@ def test_statsmodels_warnings_are_summarised_in_one_warning():
 
             def noisy_fit(*args, **kwargs):
                 for i in range(3):
-                    warnings.warn(f"did not converge {i}", RuntimeWarning)
+                    warnings.warn(f"did not converge {i}", RuntimeWarning, stacklevel=2)
                 return fit(*args, **kwargs)
 
             model.fit = noisy_fit

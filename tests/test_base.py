@@ -325,7 +325,7 @@ def test_forecaster_without_intervals_says_so():
         f.predict_interval(2)
 
 
-# ------------------------------------------------------------------ failed fit leaves model as it was
+# ------------------------------------------------------------------ failed fit changes nothing
 def test_failed_fit_leaves_previous_model_unchanged():
     f = LastValue().fit(hourly([1.0, 2.0, 3.0]))
     before = dict(f.__dict__)
@@ -441,3 +441,37 @@ def test_standardised_context_uses_its_series_scaling():
     f = Scaled().fit([np.array([0.0, 10.0]), np.array([100.0, 300.0])])
     out = f.predict(1, context=[np.array([5.0]), np.array([250.0])])
     assert out[0].tolist() == [pytest.approx(5.0)] and out[1].tolist() == [pytest.approx(250.0)]
+
+
+# ------------------------------------------------------------------ hooks for partial_fit
+class Incremental(Scaled):
+    """How a subclass adds partial_fit on top of the shared validation."""
+
+    def partial_fit(self, y, X=None):
+        if not self.__sklearn_is_fitted__():
+            return self.fit(y, X)
+        data = self._validate_fit_data(y, X, reset=False)
+
+        def run():
+            ys, Xs = self._scaled_fit_data(data)
+            self.chunks_ = self.chunks_ + [ys]
+
+        self._transaction(run)
+        return self
+
+    def _fit_core(self, ys, Xs):
+        super()._fit_core(ys, Xs)
+        self.chunks_ = [ys]
+
+
+def test_partial_fit_shares_validation_and_keeps_the_first_scaling():
+    f = Incremental().partial_fit(np.array([0.0, 2.0, 4.0]))
+    mean, scale = f.y_mean_.copy(), f.y_scale_.copy()
+    f.partial_fit(np.array([4.0, 6.0]))
+    assert np.array_equal(f.y_mean_, mean) and np.array_equal(f.y_scale_, scale)
+    assert np.allclose(f.chunks_[1][0].ravel(), (np.array([4.0, 6.0]) - 2.0) / scale[0, 0])
+    with pytest.raises(ValueError, match="2 column.*fitted with 1"):
+        f.partial_fit(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        f.partial_fit(np.array([1.0, np.nan]))
+    assert len(f.chunks_) == 2

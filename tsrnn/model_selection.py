@@ -179,8 +179,8 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
     forecasts : pandas.DataFrame
         Only with ``return_forecasts=True``: columns ``origin``, ``step`` (1..horizon),
         ``time`` (pandas ``y`` only), ``column`` (multi-column ``y`` only), ``y_true`` and
-        ``y_pred``. Error per horizon step, for example:
-        ``forecasts.assign(ae=(forecasts.y_true - forecasts.y_pred).abs()).groupby("step").ae.mean()``.
+        ``y_pred``. Mean absolute error per horizon step, for example:
+        ``(forecasts.y_true - forecasts.y_pred).abs().groupby(forecasts.step).mean()``.
 
     Examples
     --------

@@ -584,7 +584,7 @@ class BaseForecaster(BaseEstimator):
                 _match_columns(_Block(v, lay), self.n_targets_, self.target_names_, "y").values
                 for v, lay in zip(ys, layouts)
             ]
-            self._check_exog_presence(X, "y")
+            self._check_exog_presence(X, "partial fit")
             if Xs is not None:
                 Xs = [
                     _match_columns(_Block(v, _Layout("2d")), self.n_exog_, None, "X").values
@@ -677,6 +677,14 @@ class BaseForecaster(BaseEstimator):
         ValueError, TypeError
             On empty, non-numeric, NaN/inf (unless ``missing="interpolate"``), misaligned or
             too-short input. A model that was fitted before is left unchanged.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tsrnn.forecasters.naive import NaiveForecaster
+        >>> f = NaiveForecaster().fit([np.array([1.0, 2.0]), np.array([7.0, 8.0, 9.0])])
+        >>> f.n_series_, f.predict(1)
+        (2, [array([2.]), array([9.])])
         """
         data = self._validate_fit_data(y, X)
         self._transaction(self._fit_validated, data)
@@ -931,10 +939,8 @@ class BaseForecaster(BaseEstimator):
         self._check_exog_presence(X, "update")
         items, is_list = _split_list(y, "y")
         if is_list != self.list_input_ or len(items) != self.n_series_:
-            raise ValueError(
-                f"update needs the same structure as fit: "
-                f"{'a list of ' + str(self.n_series_) + ' series' if self.list_input_ else 'one series'}"
-            )
+            expected = f"a list of {self.n_series_} series" if self.list_input_ else "one series"
+            raise ValueError(f"update needs the same structure as fit: {expected}")
         x_items = None
         if X is not None:
             x_items, x_is_list = _split_list(X, "X")
