@@ -160,6 +160,18 @@ def test_high_order_stores_only_observed_histories():
     assert np.isfinite(forecast).all()
 
 
+def test_successor_table_is_the_longest_observed_suffix():
+    rng = np.random.default_rng(4)
+    f = MarkovForecaster(order=3, n_states=4).fit(rng.integers(0, 4, size=300).astype(float))
+    chain = f.chains_[0]
+    for cid, context in enumerate(chain.contexts):
+        for s in range(chain.n_states):
+            expected = chain.context_of(context + (s,))
+            assert chain.successors[cid, s] == expected
+            history, found = context + (s,), chain.contexts[expected]
+            assert history[len(history) - len(found):] == found
+
+
 def test_exogenous_columns_are_refused():
     with pytest.raises(ValueError, match="does not use exogenous"):
         MarkovForecaster().fit(SEQ, X=np.ones(SEQ.size))

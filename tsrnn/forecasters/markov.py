@@ -19,9 +19,9 @@ class _Chain:
 
     A *context* is a tuple of up to ``order`` past states that occurred in the training data
     followed by at least one more state; the empty tuple (the marginal) is context 0. Counts
-    are a sparse (n_contexts, n_states) matrix, so memory grows with the number of distinct
-    observed histories (at most ``order`` times the number of observations), never with
-    ``n_states ** order``.
+    are a sparse (n_contexts, n_states) matrix and successors a (n_contexts, n_states) integer
+    table, so memory grows with the number of distinct observed histories (at most ``order``
+    times the number of observations), never with ``n_states ** order``.
     """
 
     def __init__(self, values, states_series, inner, order):
@@ -68,6 +68,34 @@ class _Chain:
         self.counts = sparse.csr_matrix((cnt, (ctx, nxt)), shape=(n_contexts, n_states))
         self.totals = np.asarray(self.counts.sum(axis=1)).ravel()
         self.index = {c: i for i, c in enumerate(self.contexts)}
+        self.successors = self._successor_table()
+
+    def _successor_table(self):
+        """``table[c, s]``: the context after emitting state ``s`` from context ``c``.
+
+        That is the longest observed suffix of ``c + (s,)`` (at most ``order`` long). With
+        ``parent(c) = c[1:]``: ``table[c, s] = id(c + (s,))`` when ``len(c) < order`` and that
+        history was observed, else ``table[parent(c), s]``; filled by increasing length.
+        Observed contexts are closed under dropping their first or last state, so parents and
+        prefixes always exist. Memory: n_contexts * n_states integers.
+        """
+        contexts = self.contexts
+        lengths = np.fromiter((len(c) for c in contexts), np.int64, len(contexts))
+        parent = np.fromiter(
+            (self.index[c[1:]] if c else 0 for c in contexts), np.int64, len(contexts)
+        )
+        prefix = np.fromiter(
+            (self.index[c[:-1]] if c else 0 for c in contexts), np.int64, len(contexts)
+        )
+        last = np.fromiter((c[-1] if c else 0 for c in contexts), np.int64, len(contexts))
+        table = np.zeros((len(contexts), self.n_states), dtype=np.int64)
+        for length in range(self.order + 1):
+            ids = np.flatnonzero(lengths == length)
+            if length > 0:
+                table[ids] = table[parent[ids]]
+            children = np.flatnonzero(lengths == length + 1)
+            table[prefix[children], last[children]] = children
+        return table
 
     def discretise(self, values):
         return np.clip(np.searchsorted(self.inner, values, side="left"), 0, self.n_states - 1)
@@ -98,7 +126,6 @@ class _Chain:
         suffix of ``c + (s,)``, which is exact because a suffix observed at length L + 1 implies
         its first L states were observed as a context too.
         """
-        successors = {}
         ids = np.array([self.context_of(history)])
         probs = np.ones(1)
         out = np.empty((horizon, self.n_states))
@@ -107,16 +134,8 @@ class _Chain:
             out[t] = probs @ rows
             if t == horizon - 1:
                 break
-            succ = np.empty((ids.size, self.n_states), dtype=np.int64)
-            for a, cid in enumerate(ids.tolist()):
-                if cid not in successors:
-                    ctx = self.contexts[cid]
-                    successors[cid] = np.array(
-                        [self.context_of(ctx + (s,)) for s in range(self.n_states)]
-                    )
-                succ[a] = successors[cid]
             mass = np.bincount(
-                succ.ravel(), weights=(probs[:, None] * rows).ravel(),
+                self.successors[ids].ravel(), weights=(probs[:, None] * rows).ravel(),
                 minlength=len(self.contexts),
             )
             ids = np.flatnonzero(mass > 0)
@@ -179,8 +198,10 @@ class MarkovForecaster(BaseForecaster):
 
     Notes
     -----
-    *Memory.* Only histories that occur in the training data are stored (a sparse count
-    matrix), never a dense ``n_states ** order`` table.
+    *Memory.* Only histories that occur in the training data are stored: a sparse count matrix
+    and a successor table of ``n_contexts_ * n_states_`` integers, never a dense
+    ``n_states ** order`` table. Forecasting costs ``O(horizon * active * n_states)`` where
+    ``active`` (at most ``n_contexts_``) is the number of histories reachable so far.
 
     *Back-off.* A history that was never observed at full length uses its longest observed
     suffix, down to the marginal state distribution (the empty history). Propagation runs on
