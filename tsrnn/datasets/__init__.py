@@ -74,10 +74,13 @@ def load_co2():
 
     Notes
     -----
-    Loaded from :mod:`statsmodels.datasets.co2` (a dependency). Data from the Scripps
-    Institution of Oceanography continuous air sample measurements at Mauna Loa Observatory,
-    Hawaii (C. D. Keeling, T. P. Whorf and the Carbon Dioxide Research Group), public domain as
-    distributed with statsmodels.
+    Loaded from :mod:`statsmodels.datasets.co2` (a dependency), which marks it as public
+    domain: flask air samples from Mauna Loa Observatory, Hawaii, in the Scripps Institution of
+    Oceanography network, obtained by statsmodels from the Carbon Dioxide Information Analysis
+    Center. Citation: Keeling, C.D. and T.P. Whorf. 2004. Atmospheric CO2 concentrations
+    derived from flask air samples at sites in the SIO network. In Trends: A Compendium of Data
+    on Global Change. Carbon Dioxide Information Analysis Center, Oak Ridge National
+    Laboratory, U.S. Department of Energy, Oak Ridge, Tennessee, U.S.A.
 
     Examples
     --------
