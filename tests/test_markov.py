@@ -1,0 +1,191 @@
+"""MarkovForecaster: counts, exact forecasts, interval coverage, sparse high orders."""
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tsrnn.forecasters.markov import MarkovForecaster
+
+# States 0, 1, 2 with uniform bins on values 0, 1, 2 (bin i holds exactly the value i).
+SEQ = np.array([0, 1, 1, 2, 0, 1, 2, 2, 0, 0], dtype=float)
+
+
+def test_first_order_transition_probabilities_equal_hand_counts():
+    # Pairs: 0->1 x2, 0->0 x1 | 1->1 x1, 1->2 x2 | 2->0 x2, 2->2 x1.
+    f = MarkovForecaster(n_states=3, binning="uniform", smoothing=0.5).fit(SEQ)
+    assert f.n_states_ == [3]
+    hand = {0: [1, 2, 0], 1: [0, 1, 2], 2: [2, 0, 1]}
+    for state, counts in hand.items():
+        expected = (np.array(counts) + 0.5) / (3 + 3 * 0.5)
+        assert np.allclose(f.transition_probabilities([state]), expected)
+
+
+def test_one_step_forecast_is_expected_bin_mean():
+    f = MarkovForecaster(n_states=3, binning="uniform", smoothing=0.0).fit(SEQ)
+    # Last state 0: next is 0 w.p. 1/3, 1 w.p. 2/3.
+    assert f.predict(1).tolist() == [pytest.approx(2 / 3)]
+
+
+def test_second_order_counts_and_back_off_to_lower_order():
+    f = MarkovForecaster(order=2, n_states=3, binning="uniform", smoothing=0.0).fit(SEQ)
+    # History (0, 1) is followed once by 1 and once by 2.
+    assert np.allclose(f.transition_probabilities([0, 1]), [0, 0.5, 0.5])
+    # History (1, 0) never occurs: fall back to the first-order history (0,).
+    assert np.allclose(f.transition_probabilities([1, 0]), [1 / 3, 2 / 3, 0])
+
+
+def test_unseen_state_backs_off_to_marginal():
+    y = np.array([0.0, 0.0, 1.0, 0.0, 2.0])  # state 2 only at the end: never a history
+    f = MarkovForecaster(n_states=3, binning="uniform", smoothing=0.0).fit(y)
+    assert np.allclose(f.transition_probabilities([2]), [3 / 5, 1 / 5, 1 / 5])
+
+
+def test_list_of_series_pools_counts_without_crossing_series():
+    a, b = np.array([0.0, 2.0, 0.0]), np.array([2.0, 2.0])
+    f = MarkovForecaster(n_states=2, binning="uniform", smoothing=0.0).fit([a, b])
+    # Pairs: 0->2, 2->0 (series a), 2->2 (series b); never a->b's 0->2 across the boundary.
+    assert np.allclose(f.transition_probabilities([0]), [0, 1])
+    assert np.allclose(f.transition_probabilities([1]), [0.5, 0.5])
+    assert isinstance(f.predict(1), list)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_deterministic_cycle_is_forecast_exactly(order):
+    cycle = np.array([3.0, -1.0, 4.0, 1.5])
+    y = pd.Series(np.tile(cycle, 20), index=pd.date_range("2024", periods=80, freq="min"))
+    f = MarkovForecaster(order=order, n_states=4, smoothing=0.0).fit(y)
+    forecast = f.predict(9)
+    assert np.allclose(forecast.to_numpy(), np.tile(cycle, 3)[:9])
+    assert forecast.index[0] == y.index[-1] + pd.Timedelta("1min")
+
+
+def test_update_moves_the_history_forward():
+    f = MarkovForecaster(n_states=4, smoothing=0.0).fit(np.tile([0.0, 1.0, 2.0, 3.0], 10))
+    f.update(np.array([0.0, 1.0]))
+    assert np.allclose(f.predict(2), [2.0, 3.0])
+
+
+def test_context_conditions_on_given_history():
+    f = MarkovForecaster(n_states=4, smoothing=0.0).fit(np.tile([0.0, 1.0, 2.0, 3.0], 10))
+    assert np.allclose(f.predict(3, context=np.array([5.0, 2.0])), [3.0, 0.0, 1.0])
+
+
+def test_each_column_gets_its_own_chain():
+    frame = pd.DataFrame({"up": np.tile([0.0, 1.0], 10), "three": np.tile([5.0, 6.0, 7.0], 7)[:20]})
+    f = MarkovForecaster(n_states=3, smoothing=0.0).fit(frame)
+    out = f.predict(3)
+    assert np.allclose(out["up"], [0.0, 1.0, 0.0])
+    assert np.allclose(out["three"], [7.0, 5.0, 6.0])
+
+
+def test_quantile_bins_with_many_ties_merge_states():
+    y = np.r_[np.zeros(80), np.linspace(1, 2, 20)]
+    f = MarkovForecaster(n_states=16).fit(y)
+    assert 1 < f.n_states_[0] < 16
+    assert np.all(np.diff(f.bin_edges_[0]) > 0)
+    assert np.isfinite(f.predict(5)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-3, 3), min_size=2, max_size=60), st.integers(1, 8))
+def test_quantile_bins_never_split_or_merge_few_distinct_values(values, n_states):
+    y = np.array(values, dtype=float)
+    f = MarkovForecaster(n_states=n_states).fit(y)
+    k = len(np.unique(y))
+    assert f.n_states_[0] <= min(k, n_states)
+    if k <= n_states and min(np.unique(y, return_counts=True)[1]) * n_states >= y.size:
+        assert f.n_states_[0] == k  # every value holds at least one bin's worth of mass
+    states = np.searchsorted(f.bin_edges_[0], y)
+    for s in range(f.n_states_[0]):  # a tied value always lands in a single state
+        assert np.isin(np.unique(y[states == s]), y[states != s]).sum() == 0
+
+
+def test_constant_series_has_one_state_and_forecasts_the_constant():
+    f = MarkovForecaster().fit(np.full(10, 4.2))
+    assert f.n_states_ == [1]
+    assert np.allclose(f.predict(3), 4.2)
+
+
+def simulate_ar1(n, rng, phi=0.8):
+    x = np.zeros(n)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + rng.normal()
+    return x
+
+
+@pytest.mark.parametrize("coverage", [0.8, 0.9])
+def test_intervals_cover_at_about_the_stated_rate_on_a_simulated_chain(coverage):
+    rng = np.random.default_rng(1)
+    x = simulate_ar1(6000, rng)
+    f = MarkovForecaster(n_states=16).fit(x[:4000])
+    test, h, hits = x[4000:], 3, []
+    for t in range(10, test.size - h, 4):
+        lower, upper = f.predict_interval(h, coverage=coverage, context=test[t - 5:t])
+        assert np.all(lower <= upper)
+        hits.append((test[t:t + h] >= lower) & (test[t:t + h] <= upper))
+    rate = np.mean(hits, axis=0)
+    assert np.all(np.abs(rate - coverage) < 0.05), rate
+
+
+def test_intervals_on_a_discrete_chain_are_never_too_narrow():
+    rng = np.random.default_rng(2)
+    P = np.array([[0.7, 0.2, 0.1], [0.2, 0.6, 0.2], [0.1, 0.3, 0.6]])
+    z = [0]
+    for _ in range(3999):
+        z.append(rng.choice(3, p=P[z[-1]]))
+    z = np.array(z, dtype=float)
+    f = MarkovForecaster(n_states=3, smoothing=0.1).fit(z[:3000])
+    hits = []
+    for t in range(3000, 3990, 3):
+        lower, upper = f.predict_interval(2, coverage=0.8, context=z[t - 3:t])
+        hits.append((z[t:t + 2] >= lower) & (z[t:t + 2] <= upper))
+    assert np.all(np.mean(hits, axis=0) >= 0.8 - 0.03)
+
+
+def test_high_order_stores_only_observed_histories():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=2000)
+    order, n_states = 12, 16  # a dense table would hold 16**12 * 16 counts
+    tracemalloc.start()
+    f = MarkovForecaster(order=order, n_states=n_states).fit(y)
+    forecast = f.predict(10)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert f.n_contexts_[0] <= order * y.size + 1
+    assert f.chains_[0].counts.nnz <= (order + 1) * y.size
+    assert peak < 100 * 2**20
+    assert np.isfinite(forecast).all()
+
+
+def test_successor_table_is_the_longest_observed_suffix():
+    rng = np.random.default_rng(4)
+    f = MarkovForecaster(order=3, n_states=4).fit(rng.integers(0, 4, size=300).astype(float))
+    chain = f.chains_[0]
+    for cid, context in enumerate(chain.contexts):
+        for s in range(chain.n_states):
+            expected = chain.context_of(context + (s,))
+            assert chain.successors[cid, s] == expected
+            history, found = context + (s,), chain.contexts[expected]
+            assert history[len(history) - len(found):] == found
+
+
+def test_exogenous_columns_are_refused():
+    with pytest.raises(ValueError, match="does not use exogenous"):
+        MarkovForecaster().fit(SEQ, X=np.ones(SEQ.size))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"order": 0}, "order"),
+        ({"n_states": 0}, "n_states"),
+        ({"binning": "kmeans"}, "binning"),
+        ({"smoothing": -1.0}, "smoothing"),
+    ],
+)
+def test_invalid_parameters_raise(params, message):
+    with pytest.raises(ValueError, match=message):
+        MarkovForecaster(**params).fit(SEQ)

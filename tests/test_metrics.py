@@ -1,0 +1,74 @@
+"""Point-forecast metrics on hand-checked examples."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsrnn.metrics import mae, mase, rmse, smape
+
+
+def test_mae_hand_example():
+    assert mae([1.0, 2.0, 3.0], [2.0, 2.0, 5.0]) == pytest.approx(1.0)
+
+
+def test_rmse_hand_example():
+    assert rmse([0.0, 0.0], [3.0, 4.0]) == pytest.approx(np.sqrt(12.5))
+
+
+def test_smape_hand_example_in_percent():
+    assert smape([100.0, 50.0], [110.0, 50.0]) == pytest.approx(100 * (20 / 210) / 2)
+
+
+def test_smape_counts_zero_over_zero_as_zero():
+    assert smape([0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert smape([0.0, 1.0], [0.0, 1.0]) == 0.0
+
+
+def test_smape_is_bounded_by_200():
+    assert smape([1.0, -1.0], [-1.0, 1.0]) == pytest.approx(200.0)
+    assert smape([0.0], [5.0]) == pytest.approx(200.0)
+
+
+def test_mase_scales_by_in_sample_naive_error():
+    # Naive in-sample errors |2-1|, |4-2| -> scale 1.5; forecast MAE 0.5.
+    assert mase([5.0, 6.0], [4.0, 6.0], y_train=[1.0, 2.0, 4.0]) == pytest.approx(1 / 3)
+
+
+def test_mase_with_season_length():
+    train = [1.0, 10.0, 2.0, 12.0]  # seasonal differences 1, 2 -> scale 1.5
+    assert mase([3.0], [6.0], y_train=train, season_length=2) == pytest.approx(2.0)
+
+
+def test_mase_zero_scale_is_inf_or_zero():
+    assert mase([1.0], [2.0], y_train=[3.0, 3.0, 3.0]) == np.inf
+    assert mase([1.0], [1.0], y_train=[3.0, 3.0, 3.0]) == 0.0
+
+
+def test_mase_needs_training_values_beyond_season():
+    with pytest.raises(ValueError, match="more than season_length"):
+        mase([1.0], [1.0], y_train=[1.0, 2.0], season_length=2)
+
+
+def test_pandas_inputs_are_compared_by_position():
+    t = pd.Series([1.0, 2.0], index=[10, 11])
+    p = pd.Series([2.0, 4.0], index=[0, 1])
+    assert mae(t, p) == pytest.approx(1.5)
+    assert rmse(pd.DataFrame({"a": [0.0, 0.0]}), np.array([3.0, 4.0])) == pytest.approx(
+        np.sqrt(12.5)
+    )
+
+
+@pytest.mark.parametrize("metric", [mae, rmse, smape])
+def test_length_mismatch_raises(metric):
+    with pytest.raises(ValueError, match="same shape"):
+        metric([1.0, 2.0], [1.0])
+
+
+@pytest.mark.parametrize("metric", [mae, rmse, smape])
+def test_empty_input_raises(metric):
+    with pytest.raises(ValueError, match="empty"):
+        metric([], [])
+
+
+def test_mase_empty_training_raises():
+    with pytest.raises(ValueError, match="empty"):
+        mase([1.0], [1.0], y_train=[])
