@@ -27,12 +27,15 @@ cdef inline void gru_cell_forward(
     gates  (B, 4H) in: columns 0:3H hold x W_ih^T + b_ih; out: r, z, n, hn|rh
     h_prev (B, H) state at t-1; w_hh (3H, H); b_hh (3H,)
     hproj  (B, 3H) scratch for the hidden-side projection
-    h      (B, H) out: state at t (may alias h_prev: each element is read first)
+    h      (B, H) out: state at t (must not alias h_prev)
     """
     cdef Py_ssize_t b, j, G = 4 * H, H3 = 3 * H
     cdef floating* row
     cdef floating* hrow
-    cdef floating r, z, n, hp
+    cdef const floating* h_prev_row
+    cdef floating* h_row
+    cdef floating r, z, n
+    # loops go one row at a time, indexed by j only: a shape the C compiler vectorises
     if reset_after:
         # hproj = h_{t-1} W_hh^T + b_hh
         fill_rows(B, H3, b_hh, hproj, H3)
@@ -41,16 +44,17 @@ cdef inline void gru_cell_forward(
         for b in range(B):
             row = gates + b * G
             hrow = hproj + b * H3
+            h_prev_row = h_prev + b * H
+            h_row = h + b * H
             for j in range(H):
                 r = sigmoid(row[j] + hrow[j])
                 z = sigmoid(row[H + j] + hrow[H + j])
                 n = tanh_(row[2 * H + j] + r * hrow[2 * H + j])
-                hp = h_prev[b * H + j]
                 row[j] = r
                 row[H + j] = z
                 row[2 * H + j] = n
                 row[3 * H + j] = hrow[2 * H + j]
-                h[b * H + j] = (1 - z) * n + z * hp
+                h_row[j] = (1 - z) * n + z * h_prev_row[j]
     else:
         # r and z first: they need only h_{t-1}; then n needs (r * h_{t-1}) W_hn^T
         fill_rows(B, 2 * H, b_hh, hproj, H3)
@@ -59,22 +63,25 @@ cdef inline void gru_cell_forward(
         for b in range(B):
             row = gates + b * G
             hrow = hproj + b * H3
+            h_prev_row = h_prev + b * H
             for j in range(H):
                 r = sigmoid(row[j] + hrow[j])
                 row[j] = r
                 row[H + j] = sigmoid(row[H + j] + hrow[H + j])
-                row[3 * H + j] = r * h_prev[b * H + j]
+                row[3 * H + j] = r * h_prev_row[j]
         fill_rows(B, H, b_hh + 2 * H, hproj + 2 * H, H3)
         gemm(False, True, <int> B, <int> H, <int> H, 1, gates + 3 * H, <int> G,
              w_hh + 2 * H * H, <int> H, 1, hproj + 2 * H, <int> H3)
         for b in range(B):
             row = gates + b * G
             hrow = hproj + b * H3
+            h_prev_row = h_prev + b * H
+            h_row = h + b * H
             for j in range(H):
                 z = row[H + j]
                 n = tanh_(row[2 * H + j] + hrow[2 * H + j])
                 row[2 * H + j] = n
-                h[b * H + j] = (1 - z) * n + z * h_prev[b * H + j]
+                h_row[j] = (1 - z) * n + z * h_prev_row[j]
 
 
 cdef inline void gru_cell_backward(
@@ -94,20 +101,25 @@ cdef inline void gru_cell_backward(
     cdef const floating* row
     cdef floating* xrow
     cdef floating* hrow
+    cdef const floating* h_prev_row
+    cdef floating* dh_row
+    cdef floating* drh_row
     cdef floating r, z, n, dhv, dn_pre, dz_pre, dr_pre
     if reset_after:
         for b in range(B):
             row = gates + b * G
             xrow = dgx + b * H3
             hrow = dgh + b * H3
+            h_prev_row = h_prev + b * H
+            dh_row = dh + b * H
             for j in range(H):
                 r = row[j]
                 z = row[H + j]
                 n = row[2 * H + j]
-                dhv = dh[b * H + j]
+                dhv = dh_row[j]
                 # h' = (1 - z) n + z h;  n = tanh(xn + r hn)
                 dn_pre = dhv * (1 - z) * dtanh_from_output(n)
-                dz_pre = dhv * (h_prev[b * H + j] - n) * dsigmoid_from_output(z)
+                dz_pre = dhv * (h_prev_row[j] - n) * dsigmoid_from_output(z)
                 dr_pre = dn_pre * row[3 * H + j] * dsigmoid_from_output(r)
                 xrow[j] = dr_pre
                 xrow[H + j] = dz_pre
@@ -115,7 +127,7 @@ cdef inline void gru_cell_backward(
                 hrow[j] = dr_pre
                 hrow[H + j] = dz_pre
                 hrow[2 * H + j] = dn_pre * r
-                dh[b * H + j] = dhv * z
+                dh_row[j] = dhv * z
         # dh_{t-1} = z dh_t + dgh W_hh
         gemm(False, False, <int> B, <int> H, <int> H3, 1, dgh, <int> H3, w_hh, <int> H,
              1, dh, <int> H)
@@ -124,12 +136,14 @@ cdef inline void gru_cell_backward(
             row = gates + b * G
             xrow = dgx + b * H3
             hrow = dgh + b * H3
+            h_prev_row = h_prev + b * H
+            dh_row = dh + b * H
             for j in range(H):
                 z = row[H + j]
                 n = row[2 * H + j]
-                dhv = dh[b * H + j]
+                dhv = dh_row[j]
                 dn_pre = dhv * (1 - z) * dtanh_from_output(n)
-                dz_pre = dhv * (h_prev[b * H + j] - n) * dsigmoid_from_output(z)
+                dz_pre = dhv * (h_prev_row[j] - n) * dsigmoid_from_output(z)
                 xrow[H + j] = dz_pre
                 xrow[2 * H + j] = dn_pre
                 hrow[H + j] = dz_pre
@@ -141,12 +155,15 @@ cdef inline void gru_cell_backward(
             row = gates + b * G
             xrow = dgx + b * H3
             hrow = dgh + b * H3
+            h_prev_row = h_prev + b * H
+            dh_row = dh + b * H
+            drh_row = drh + b * H
             for j in range(H):
                 r = row[j]
-                dr_pre = drh[b * H + j] * h_prev[b * H + j] * dsigmoid_from_output(r)
+                dr_pre = drh_row[j] * h_prev_row[j] * dsigmoid_from_output(r)
                 xrow[j] = dr_pre
                 hrow[j] = dr_pre
-                dh[b * H + j] = dh[b * H + j] * row[H + j] + drh[b * H + j] * r
+                dh_row[j] = dh_row[j] * row[H + j] + drh_row[j] * r
         # dh_{t-1} += [dr_pre, dz_pre] W_h{r,z}
         gemm(False, False, <int> B, <int> H, <int> (2 * H), 1, dgh, <int> H3, w_hh, <int> H,
              1, dh, <int> H)

@@ -20,52 +20,54 @@ from tsrnn._kernels._sequence cimport hidden_weight_gradient
 
 cdef inline void lstm_cell_forward(
         Py_ssize_t B, Py_ssize_t H, floating* gates, const floating* h_prev,
-        const floating* c_prev, const floating* w_hh, const floating* peep, bint peephole,
+        const floating* c_prev, const floating* w_hh, const floating* peep,
         floating* h, floating* c) noexcept nogil:
     """Advance B rows by one step.
 
     gates  (B, 4H) in: x W_ih^T + b_ih + b_hh; out: i, f, g, o after their activations
     h_prev (B, H), c_prev (B, H): state at t-1
-    w_hh   (4H, H); peep (3, H), read only when peephole
-    h, c   (B, H) out: state at t (may alias h_prev, c_prev: each element is read first)
+    w_hh   (4H, H); peep (3, H): peephole weights, zeros for a plain LSTM (adding them keeps
+           the loop free of branches, so it vectorises)
+    h, c   (B, H) out: state at t (must not alias h_prev, c_prev)
     """
     cdef Py_ssize_t b, j, G = 4 * H
     cdef floating* row
-    cdef floating cp, i, f, g, o, cn, o_pre
+    cdef const floating* c_prev_row
+    cdef floating* h_row
+    cdef floating* c_row
+    cdef floating cp, i, f, g, o, cn
     # gates += h_{t-1} W_hh^T
     gemm(False, True, <int> B, <int> G, <int> H, 1, h_prev, <int> H, w_hh, <int> H,
          1, gates, <int> G)
+    # one row at a time, indexed by j only: a shape the C compiler vectorises
     for b in range(B):
         row = gates + b * G
+        c_prev_row = c_prev + b * H
+        h_row = h + b * H
+        c_row = c + b * H
         for j in range(H):
-            cp = c_prev[b * H + j]
-            if peephole:
-                i = sigmoid(row[j] + peep[j] * cp)
-                f = sigmoid(row[H + j] + peep[H + j] * cp)
-            else:
-                i = sigmoid(row[j])
-                f = sigmoid(row[H + j])
+            cp = c_prev_row[j]
+            i = sigmoid(row[j] + peep[j] * cp)
+            f = sigmoid(row[H + j] + peep[H + j] * cp)
             g = tanh_(row[2 * H + j])
             cn = f * cp + i * g
-            o_pre = row[3 * H + j]
-            if peephole:
-                o_pre = o_pre + peep[2 * H + j] * cn
-            o = sigmoid(o_pre)
+            o = sigmoid(row[3 * H + j] + peep[2 * H + j] * cn)
             row[j] = i
             row[H + j] = f
             row[2 * H + j] = g
             row[3 * H + j] = o
-            c[b * H + j] = cn
-            h[b * H + j] = o * tanh_(cn)
+            c_row[j] = cn
+            h_row[j] = o * tanh_(cn)
 
 
 cdef inline void lstm_cell_backward(
         Py_ssize_t B, Py_ssize_t H, const floating* gates, const floating* c_prev,
-        const floating* c, const floating* w_hh, const floating* peep, bint peephole,
+        const floating* c, const floating* w_hh, const floating* peep,
         floating* dh, floating* dc, floating* dgates) noexcept nogil:
     """Back-propagate one step for B rows.
 
     gates  (B, 4H) i, f, g, o saved by the forward step; c_prev, c (B, H) cell at t-1 and t
+    peep   (3, H) peephole weights (zeros for a plain LSTM)
     dh     (B, H) in: dL/dh_t (everything that reaches h_t); out: dL/dh_{t-1}
     dc     (B, H) in: dL/dc_t arriving from step t+1; out: dL/dc_{t-1}
     dgates (B, 4H) out: dL/d(pre-activation) of i, f, g, o
@@ -73,33 +75,36 @@ cdef inline void lstm_cell_backward(
     cdef Py_ssize_t b, j, G = 4 * H
     cdef const floating* row
     cdef floating* drow
-    cdef floating i, f, g, o, tc, dhv, do_pre, dct, di_pre, df_pre, dc_prev
+    cdef const floating* c_prev_row
+    cdef const floating* c_row
+    cdef floating* dh_row
+    cdef floating* dc_row
+    cdef floating i, f, g, o, tc, dhv, do_pre, dct, di_pre, df_pre
     for b in range(B):
         row = gates + b * G
         drow = dgates + b * G
+        c_prev_row = c_prev + b * H
+        c_row = c + b * H
+        dh_row = dh + b * H
+        dc_row = dc + b * H
         for j in range(H):
             i = row[j]
             f = row[H + j]
             g = row[2 * H + j]
             o = row[3 * H + j]
-            tc = tanh_(c[b * H + j])
-            dhv = dh[b * H + j]
-            # h = o tanh(c): through o, and through c (plus the peephole into o)
+            tc = tanh_(c_row[j])
+            dhv = dh_row[j]
+            # h = o tanh(c): through o (and its peephole on c), and through c
             do_pre = dhv * tc * dsigmoid_from_output(o)
-            dct = dc[b * H + j] + dhv * o * dtanh_from_output(tc)
-            if peephole:
-                dct = dct + do_pre * peep[2 * H + j]
+            dct = dc_row[j] + dhv * o * dtanh_from_output(tc) + do_pre * peep[2 * H + j]
             # c = f c_prev + i g
             di_pre = dct * g * dsigmoid_from_output(i)
-            df_pre = dct * c_prev[b * H + j] * dsigmoid_from_output(f)
+            df_pre = dct * c_prev_row[j] * dsigmoid_from_output(f)
             drow[j] = di_pre
             drow[H + j] = df_pre
             drow[2 * H + j] = dct * i * dtanh_from_output(g)
             drow[3 * H + j] = do_pre
-            dc_prev = dct * f
-            if peephole:
-                dc_prev = dc_prev + di_pre * peep[j] + df_pre * peep[H + j]
-            dc[b * H + j] = dc_prev
+            dc_row[j] = dct * f + di_pre * peep[j] + df_pre * peep[H + j]
     # dh_{t-1} = dgates W_hh
     gemm(False, False, <int> B, <int> H, <int> G, 1, dgates, <int> G, w_hh, <int> H,
          0, dh, <int> H)

@@ -512,8 +512,8 @@ class LSTM(_Recurrent):
         h_out = np.empty((T, B, H), self.dtype)
         c_out = np.empty((T, B, H), self.dtype)
         gates = np.empty((T, B, 4 * H), self.dtype)
-        _lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], self.peephole, h0, c0,
-                           h_out, c_out, gates)
+        _lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], h0, c0, h_out, c_out,
+                           gates)
         return {"x": x, "h0": h0, "c0": c0, "h_out": h_out, "c_out": c_out, "gates": gates}
 
     def _backward_layer(self, k, cache, dout, dh, dc):
@@ -531,8 +531,7 @@ class LSTM(_Recurrent):
         w_ih, w_hh, b_ih, b_hh = self._layer(k)
         B, H = h_prev.shape
         gates = np.empty((B, 4 * H), self.dtype)
-        _lstm.lstm_step(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], self.peephole, h_prev, c_prev,
-                        h, c, gates)
+        _lstm.lstm_step(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], h_prev, c_prev, h, c, gates)
 
 
 class Linear:
