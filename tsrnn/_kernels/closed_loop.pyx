@@ -21,7 +21,7 @@ so memory does not grow with the length of the stream.
 from cython cimport floating
 from libc.stdlib cimport free, malloc
 
-from tsrnn._kernels._blas cimport column_sums, copy_to, fill_rows, fill_rows_sum, gemm
+from tsrnn._kernels._blas cimport add_to, column_sums, copy_to, fill_rows, fill_rows_sum, gemm
 from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward, gru_weight_gradients
 from tsrnn._kernels._lstm_cell cimport (lstm_cell_backward, lstm_cell_forward,
                                         lstm_weight_gradients)
@@ -50,7 +50,7 @@ cdef struct Layer:
     void* w_hh            # (G, H)
     void* b_ih            # (G,)
     void* b_hh            # (G,)
-    void* peep            # (3, H), LSTM only
+    void* peep            # (3, H), LSTM only: peephole weights, zeros without peepholes
     void* h0              # (B, H) initial state
     void* c0              # (B, H) initial cell, LSTM only
     void* h               # (Ts, B, H) states; Ts = T with the cache, else 2 (alternating)
@@ -170,13 +170,13 @@ cdef void _layer_step(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t H, Py_ssize
     gemm(False, True, <int> B, <int> G, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
          <int> F, 1, gates, <int> W)
     lstm_cell_forward(B, H, gates, h_prev, c_prev, <floating*> lay.w_hh, <floating*> lay.peep,
-                      cell == LSTM_PEEPHOLE, h, c)
+                      h, c)
 
 
 def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
                         const floating[::1] b_out, const floating[:, :, ::1] y, object exog,
                         const unsigned char[:, ::1] teacher,
-                        const floating[:, ::1] first_pred, bint keep_cache,
+                        const floating[:, ::1] first_pred, bint keep_cache, bint residual,
                         floating[:, :, ::1] pred):
     """Run the network for T steps, choosing per step and row between truth and feedback.
 
@@ -186,7 +186,8 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
     the (masked) states of layer k-1. w_out (D, H), b_out (D,): the head.
     y (T, B, D): true targets used where ``teacher[t, b]`` is 1; exog (T, B, E) or None: the
     exogenous part of u_t. first_pred (B, D): the prediction of y_0, used where
-    ``teacher[0, b]`` is 0. Output: pred (T, B, D).
+    ``teacher[0, b]`` is 0. residual: the head predicts the change, pred[t] = y_t (as fed) +
+    h W_out^T + b_out. Output: pred (T, B, D).
     """
     cdef Py_ssize_t T = y.shape[0], B = y.shape[1], D = y.shape[2], L = len(layers)
     cdef Py_ssize_t H = w_out.shape[1], E = 0, t, b, k, slot_x, slot_h, slot_prev, F0
@@ -233,6 +234,9 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
                 fill_rows(B, D, &b_out[0], &pred[t, 0, 0], D)
                 gemm(False, True, <int> B, <int> D, <int> H, 1, h_top, <int> H, &w_out[0, 0],
                      <int> H, 1, &pred[t, 0, 0], <int> D)
+                if residual:
+                    for b in range(B):
+                        add_to(D, x0 + b * F0, &pred[t, b, 0])
     finally:
         free(table)
 
@@ -251,7 +255,7 @@ cdef inline void _feed_up(Py_ssize_t n, const floating* h, const floating* mask,
 
 
 def closed_loop_backward(int cell, list layers, const floating[:, ::1] w_out,
-                         const unsigned char[:, ::1] teacher,
+                         const unsigned char[:, ::1] teacher, bint residual,
                          const floating[:, :, ::1] dpred, floating[:, :, ::1] dpred_total,
                          floating[:, ::1] feedback, floating[:, ::1] dw_out,
                          floating[::1] db_out):
@@ -259,7 +263,7 @@ def closed_loop_backward(int cell, list layers, const floating[:, ::1] w_out,
 
     layers: the dicts of the forward call plus ``dgx, dgh, dh, dinput, dw_ih, dw_hh, db_ih,
     db_hh`` and as the cell needs ``dc, drh, dpeep`` (shapes in ``Layer``). dpred (T, B, D):
-    dL/dpred from the loss. dpred_total (T, B, D) out: dpred plus what flowed back through
+    dL/dpred from the loss. residual: as in the forward call. dpred_total (T, B, D) out: dpred plus what flowed back through
     fed-back predictions. feedback (B, D) scratch. Outputs (overwritten): every layer's
     parameter gradients, dh/dc (gradients on the initial state), dw_out (D, H), db_out (D,).
     The gradient on ``first_pred`` is not propagated (truncation).
@@ -296,11 +300,14 @@ def closed_loop_backward(int cell, list layers, const floating[:, ::1] w_out,
                         below = &table[k - 1]
                         _feed_down(B * H, dinput, <floating*> lay.mask, t,
                                    <floating*> below.dh)
-                # the target part of u_t came from pred[t-1] where teacher[t, b] is 0
+                # the target part of u_t came from pred[t-1] where teacher[t, b] is 0; with a
+                # residual head it also reached pred[t] directly
                 for b in range(B):
                     for i in range(D):
                         if t > 0 and not teacher[t, b]:
                             feedback[b, i] = (<floating*> table[0].dinput)[b * table[0].F + i]
+                            if residual:
+                                feedback[b, i] += dpred_total[t, b, i]
                         else:
                             feedback[b, i] = 0
             for k in range(L):
@@ -349,8 +356,8 @@ cdef void _layer_step_backward(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t H,
     else:
         lstm_cell_backward(B, H, <floating*> lay.gates + t * B * W, c_prev,
                            <floating*> lay.c + t * B * H, <floating*> lay.w_hh,
-                           <floating*> lay.peep, cell == LSTM_PEEPHOLE, <floating*> lay.dh,
-                           <floating*> lay.dc, <floating*> lay.dgx + t * B * G)
+                           <floating*> lay.peep, <floating*> lay.dh, <floating*> lay.dc,
+                           <floating*> lay.dgx + t * B * G)
 
 
 cdef void _layer_weight_gradients(int cell, Layer* lay, Py_ssize_t T, Py_ssize_t B,

@@ -36,6 +36,13 @@ class RecurrentNetwork:
         GRU only: PyTorch's variant (True) or Cho et al.'s (False).
     nonlinearity : {"tanh", "relu"}
         RNN only.
+    residual : bool
+        The head predicts the change from the current value: ``pred[t] = y_t + W h_t + b``
+        (where y_t is the value fed at step t, true or predicted). An untrained network then
+        forecasts the last value, a strong start for smooth, densely sampled signals.
+    initial_state : {"zeros", "learned"}
+        Start every sequence from zeros, or from a learned state (parameters ``init.h`` and,
+        for LSTM, ``init.c``, each (num_layers, H), shared by all sequences).
     dtype : numpy float dtype
     random_state : int, Generator or None
 
@@ -48,7 +55,8 @@ class RecurrentNetwork:
     """
 
     def __init__(self, cell, n_targets, n_exog=0, hidden_size=32, num_layers=1, peephole=False,
-                 reset_after=True, nonlinearity="tanh", dtype=np.float32, random_state=None):
+                 reset_after=True, nonlinearity="tanh", residual=False, initial_state="zeros",
+                 dtype=np.float32, random_state=None):
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
         self.cell = cell
@@ -71,9 +79,24 @@ class RecurrentNetwork:
                            random_state=rng)
             self._kind = f"rnn_{nonlinearity}"
         self.head = Linear(hidden_size, self.n_targets, dtype=dtype, random_state=rng)
+        self.residual = bool(residual)
+        if self.residual:
+            # start from "no change": an untrained network forecasts the last value
+            for value in self.head.params.values():
+                value[...] = 0
         self.dtype = self.rnn.dtype
         self.hidden_size = self.rnn.hidden_size
         self.num_layers = self.rnn.num_layers
+        if initial_state not in ("zeros", "learned"):
+            raise ValueError(f"initial_state must be 'zeros' or 'learned', got {initial_state!r}")
+        self.initial_state = initial_state
+        self.init = {}
+        self.init_grads = {}
+        if initial_state == "learned":
+            names = ("h", "c") if self.has_cell_state else ("h",)
+            for name in names:
+                self.init[name] = np.zeros((self.num_layers, self.hidden_size), self.dtype)
+                self.init_grads[name] = np.zeros_like(self.init[name])
         self._cache = None
 
     # ---------------------------------------------------------------- parameters
@@ -83,6 +106,8 @@ class RecurrentNetwork:
                  for name, value in self.rnn.params.items()]
         items += [(f"head.{name}", value, self.head.grads[name])
                   for name, value in self.head.params.items()]
+        items += [(f"init.{name}", value, self.init_grads[name])
+                  for name, value in self.init.items()]
         return items
 
     def state_dict(self):
@@ -93,11 +118,21 @@ class RecurrentNetwork:
         """Load a mapping produced by ``state_dict`` (names and shapes are checked)."""
         rnn = {k[4:]: v for k, v in mapping.items() if k.startswith("rnn.")}
         head = {k[5:]: v for k, v in mapping.items() if k.startswith("head.")}
-        other = [k for k in mapping if not k.startswith(("rnn.", "head."))]
+        init = {k[5:]: v for k, v in mapping.items() if k.startswith("init.")}
+        other = [k for k in mapping if not k.startswith(("rnn.", "head.", "init."))]
         if other:
             raise ValueError(f"unexpected keys {other}")
+        if sorted(init) != sorted(self.init):
+            raise ValueError(f"initial-state keys {sorted(init)} do not match "
+                             f"{sorted(self.init)} (initial_state={self.initial_state!r})")
+        for name, value in init.items():
+            if np.shape(value) != self.init[name].shape:
+                raise ValueError(f"init.{name} has shape {np.shape(value)}, "
+                                 f"expected {self.init[name].shape}")
         self.rnn.load_state_dict(rnn)
         self.head.load_state_dict(head)
+        for name, value in init.items():
+            self.init[name][...] = value
 
     @property
     def has_cell_state(self):
@@ -108,6 +143,44 @@ class RecurrentNetwork:
         h = np.zeros((self.num_layers, batch, self.hidden_size), self.dtype)
         return (h, h.copy()) if self.has_cell_state else h
 
+    def start_state(self, batch):
+        """The state every sequence starts from: zeros, or the learned one, for ``batch`` rows."""
+        if self.initial_state == "zeros":
+            return self.zero_state(batch)
+        h = np.repeat(self.init["h"][:, None, :], batch, axis=1)
+        if self.has_cell_state:
+            return h, np.repeat(self.init["c"][:, None, :], batch, axis=1)
+        return h
+
+    def add_start_state_gradient(self, dstate0, rows=None):
+        """Add the gradient on the start state of ``rows`` (default all) to the learned one."""
+        if self.initial_state == "zeros":
+            return
+        parts = dstate0 if self.has_cell_state else (dstate0,)
+        for name, grad in zip(("h", "c"), parts):
+            selected = grad if rows is None else grad[:, rows]
+            self.init_grads[name] += selected.sum(axis=1)
+
+    def zero_grad(self):
+        """Set every gradient to zero."""
+        for _, _, grad in self.parameters():
+            grad[...] = 0
+
+    def forget_cache(self):
+        """Drop what the last training run kept for backward (frees its memory)."""
+        self._cache = None
+
+    def cached_state(self, step):
+        """State after step ``step`` of the last ``run(keep_cache=True)`` (-1: the initial one)."""
+        if self._cache is None:
+            raise ValueError("cached_state needs a run(..., keep_cache=True) first")
+        layers = self._cache["layers"]
+        key = "h0" if step < 0 else "h"
+        h = np.stack([lay[key] if step < 0 else lay[key][step] for lay in layers])
+        if not self.has_cell_state:
+            return h
+        key = "c0" if step < 0 else "c"
+        return h, np.stack([lay[key] if step < 0 else lay[key][step] for lay in layers])
     # ---------------------------------------------------------------- passes
     def run(self, y, teacher, exog=None, state=None, first_pred=None, keep_cache=False,
             dropout_masks=None):
@@ -169,7 +242,8 @@ class RecurrentNetwork:
         pred = np.empty((T, B, D), self.dtype)
         _closed_loop.closed_loop_forward(
             _closed_loop.CELL_KINDS[self._kind], layers, self.head.params["weight"],
-            self.head.params["bias"], y, exog, teacher, first_pred, keep_cache, pred)
+            self.head.params["bias"], y, exog, teacher, first_pred, keep_cache, self.residual,
+            pred)
 
         last = T - 1 if keep_cache else (T - 1) % 2
         h_n = np.stack([lay["h"][last] for lay in layers])
@@ -212,7 +286,8 @@ class RecurrentNetwork:
         feedback = np.empty((B, D), self.dtype)
         _closed_loop.closed_loop_backward(
             _closed_loop.CELL_KINDS[self._kind], layers, self.head.params["weight"],
-            self._cache["teacher"], dpred, dpred_total, feedback, self.head.grads["weight"],
+            self._cache["teacher"], self.residual, dpred, dpred_total, feedback,
+            self.head.grads["weight"],
             self.head.grads["bias"])
         return self.rnn._pack_state(dh, dc)
 
