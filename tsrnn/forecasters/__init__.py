@@ -7,5 +7,7 @@ from ._base import BaseForecaster
 from .arima import ARIMAForecaster
 from .markov import MarkovForecaster
 from .naive import NaiveForecaster
+from .rnn import RNNForecaster
 
-__all__ = ["BaseForecaster", "ARIMAForecaster", "MarkovForecaster", "NaiveForecaster"]
+__all__ = ["BaseForecaster", "ARIMAForecaster", "MarkovForecaster", "NaiveForecaster",
+           "RNNForecaster"]

@@ -640,6 +640,43 @@ class BaseForecaster(BaseEstimator):
             else:
                 self.X_mean_ = self.X_scale_ = None
 
+    def _base_state(self):
+        """The fitted attributes this class owns, as (JSON-able dict, dict of arrays), for saving."""
+        from dataclasses import asdict
+
+        from tsrnn.io import label_to_json
+
+        header = {
+            "n_series": self.n_series_, "n_targets": self.n_targets_, "n_exog": self.n_exog_,
+            "target_names": label_to_json(self.target_names_),
+            "exog_names": label_to_json(self.exog_names_), "list_input": self.list_input_,
+            "layouts": [{key: label_to_json(value) for key, value in asdict(layout).items()}
+                        for layout in self.layouts_],
+        }
+        arrays = {}
+        if self._standardize:
+            arrays.update(y_mean=self.y_mean_, y_scale=self.y_scale_)
+            if self.X_mean_ is not None:
+                arrays.update(X_mean=self.X_mean_, X_scale=self.X_scale_)
+        return header, arrays
+
+    def _restore_base_state(self, header, arrays):
+        """Inverse of :meth:`_base_state`."""
+        from tsrnn.io import label_from_json
+
+        self.n_series_ = header["n_series"]
+        self.n_targets_ = header["n_targets"]
+        self.n_exog_ = header["n_exog"]
+        self.target_names_ = label_from_json(header["target_names"])
+        self.exog_names_ = label_from_json(header["exog_names"])
+        self.list_input_ = header["list_input"]
+        self.layouts_ = [_Layout(**{key: label_from_json(value) for key, value in layout.items()})
+                         for layout in header["layouts"]]
+        if self._standardize:
+            self.y_mean_, self.y_scale_ = arrays["y_mean"], arrays["y_scale"]
+            self.X_mean_ = arrays.get("X_mean")
+            self.X_scale_ = arrays.get("X_scale")
+
     def _scaled_fit_data(self, data):
         """The fit data in model units: (ys, Xs) lists as the hooks receive them."""
         ys = [self._scale(v, i) for i, v in enumerate(data.ys)]

@@ -1,0 +1,548 @@
+"""RNNForecaster: a recurrent network (LSTM, GRU or vanilla RNN) as a scikit-learn style forecaster."""
+
+import copy
+import numbers
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from tsrnn.io import label_from_json, label_to_json, read_model, write_model
+
+from tsrnn.nn.network import CELLS, RecurrentNetwork
+from tsrnn.training import ForecastValidation, Trainer, TrainingHistory, make_lanes
+
+from ._base import BaseForecaster
+
+__all__ = ["RNNForecaster"]
+
+
+class RNNForecaster(BaseForecaster):
+    """Forecast with a recurrent neural network trained by truncated backpropagation through time.
+
+    The network reads one step at a time: the target value(s) and, if given, the exogenous
+    columns of the time being predicted, and predicts the next target value(s) with a linear
+    head. Forecasts feed each prediction back as the next input (autoregressive generation in
+    a compiled loop). Training matches that use: with ``teacher_forcing < 1`` the network
+    runs on its own predictions for stretches of ``free_run`` steps and learns through them
+    (scheduled sampling with backpropagation through the fed-back values), and early
+    stopping scores multi-step forecasts on a held-out tail.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+    hidden_size : int, default=64
+        Units per recurrent layer.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    peephole : bool, default=False
+        LSTM only: peephole connections from the cell to the gates.
+    reset_after : bool, default=True
+        GRU only: PyTorch's variant (True) or Cho et al.'s (False).
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+        RNN only.
+    tbptt : int or (int, int), default=100
+        Truncated BPTT: update every k1 steps from gradients through the last k2 steps;
+        an int k means k1 = k2 = k.
+    batch_size : int, default=32
+        Streams trained side by side. One long series is cut into this many contiguous
+        streams, each carrying its own state; many series are grouped into batches.
+    max_epochs : int, default=40
+        Passes over the training data.
+    learning_rate : float, default=3e-4
+    optimizer : {"adam", "sgd"}, default="adam"
+        SGD uses momentum 0.9.
+    loss : {"mse", "mae", "huber"}, default="mse"
+    clip_norm : float or None, default=1.0
+        Clip the global gradient norm (None: no clipping).
+    teacher_forcing : float, (float, float) or callable, default=0.5
+        Fraction of training inputs that are true values; the rest are the network's own
+        predictions. A pair (start, end) decays linearly over the epochs; a callable gets
+        ``(epoch, max_epochs)``. 1.0 is plain teacher forcing.
+    free_run : int, default=36
+        Length of the stretches in which the network is fed its own predictions in training.
+    context_length : int or None, default=None
+        How many known values before a forecast condition the state when a ``context`` is
+        given (and in validation); None uses all of it. The state reached by ``fit`` and
+        ``update`` always reflects all data seen.
+    dropout : float, default=0.0
+        Dropout on the inputs of recurrent layers after the first.
+    initial_state : {"zeros", "learned"}, default="zeros"
+        State every sequence starts from.
+    early_stopping : bool, default=True
+        Hold out the last ``validation_fraction`` of each series, score multi-step forecasts
+        there after every epoch, stop after ``n_iter_no_change`` epochs without improvement
+        and restore the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+        Improvement in validation score (standardised MAE) that counts.
+    validation_horizon : int or None, default=None
+        Steps ahead scored in validation; None uses ``free_run``.
+    warm_start : bool, default=False
+        Make ``fit`` continue from the current weights instead of reinitialising.
+    dtype : {"float32", "float64"}, default="float32"
+    random_state : int, numpy.random.Generator or None, default=None
+        Makes fits reproducible (bit-identical on the same machine).
+    verbose : int, default=0
+        1 shows a progress bar with the running loss.
+    missing : {"raise", "interpolate"}, default="raise"
+        What to do with NaN or infinite values.
+
+    Attributes
+    ----------
+    network_ : RecurrentNetwork
+        The trained network; ``network_.rnn.state_dict()`` loads into ``torch.nn.LSTM`` etc.
+    loss_curve_ : list of float
+        Mean training loss per epoch (standardised units).
+    validation_scores_ : list of float or None
+        Validation MAE (standardised units) per epoch, with early stopping.
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run (over all fits when continuing).
+    best_iteration_ : int or None
+        Epoch (1-based, counted like ``n_iter_``) whose weights were kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn import RNNForecaster
+    >>> t = np.arange(600)
+    >>> y = np.sin(2 * np.pi * t / 50)
+    >>> f = RNNForecaster(hidden_size=16, max_epochs=5, random_state=0).fit(y)
+    >>> f.predict(horizon=10).shape
+    (10,)
+    """
+
+    _standardize = True
+
+    def __init__(self, cell="lstm", hidden_size=64, num_layers=1, peephole=False,
+                 reset_after=True, nonlinearity="tanh", tbptt=100, batch_size=32, max_epochs=40,
+                 learning_rate=3e-4, optimizer="adam", loss="mse", clip_norm=1.0,
+                 teacher_forcing=0.5, free_run=36, context_length=None, dropout=0.0,
+                 initial_state="zeros", early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=1e-4, validation_horizon=None, warm_start=False,
+                 dtype="float32", random_state=None, verbose=0, missing="raise"):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.peephole = peephole
+        self.reset_after = reset_after
+        self.nonlinearity = nonlinearity
+        self.tbptt = tbptt
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.loss = loss
+        self.clip_norm = clip_norm
+        self.teacher_forcing = teacher_forcing
+        self.free_run = free_run
+        self.context_length = context_length
+        self.dropout = dropout
+        self.initial_state = initial_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_horizon = validation_horizon
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.missing = missing
+
+    # ------------------------------------------------------------------ parameter checks
+    def _checked_params(self):
+        """Validate the constructor parameters; returns the resolved ones."""
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        for name in ("hidden_size", "num_layers", "batch_size", "max_epochs", "free_run",
+                     "n_iter_no_change"):
+            _check_int(getattr(self, name), name, 1)
+        for name in ("context_length", "validation_horizon"):
+            if getattr(self, name) is not None:
+                _check_int(getattr(self, name), name, 1)
+        tbptt = self.tbptt
+        if isinstance(tbptt, (tuple, list)):
+            if len(tbptt) != 2:
+                raise ValueError(f"tbptt must be an int k or a pair (k1, k2), got {tbptt!r}")
+            k1, k2 = (_check_int(k, "tbptt", 1) for k in tbptt)
+            if k2 < k1:
+                raise ValueError(f"tbptt=(k1, k2) needs k2 >= k1, got {tbptt!r}")
+        else:
+            k1 = k2 = _check_int(tbptt, "tbptt", 1)
+        if not (isinstance(self.learning_rate, numbers.Real) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        if self.clip_norm is not None and not (
+                isinstance(self.clip_norm, numbers.Real) and self.clip_norm > 0):
+            raise ValueError(f"clip_norm must be a positive number or None, got {self.clip_norm!r}")
+        _check_teacher_forcing(self.teacher_forcing)
+        if not (isinstance(self.dropout, numbers.Real) and 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not (isinstance(self.validation_fraction, numbers.Real)
+                and 0 < self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be in (0, 1), got "
+                             f"{self.validation_fraction!r}")
+        if self.initial_state not in ("zeros", "learned"):
+            raise ValueError(f"initial_state must be 'zeros' or 'learned', got "
+                             f"{self.initial_state!r}")
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        from tsrnn.nn.losses import get_loss
+        from tsrnn.nn.optim import OPTIMIZERS
+        get_loss(self.loss)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
+                             f"{self.optimizer!r}")
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
+        return {"tbptt": (k1, k2), "dtype": dtype}
+
+    def _min_length(self):
+        return 3
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, y, X=None):
+        """Train the network on one series or a list of series.
+
+        Parameters
+        ----------
+        y : pandas.Series, pandas.DataFrame, array-like (n,) or (n, D), or a list of these
+            Target series; several columns are forecast jointly, a list trains one model.
+        X : same kinds as ``y``, optional
+            Exogenous columns aligned with ``y``; ``predict`` then needs their future values.
+
+        Returns
+        -------
+        self : RNNForecaster
+        """
+        self._checked_params()
+        return super().fit(y, X)
+
+    def partial_fit(self, y, X=None):
+        """Train one more epoch on ``y`` (and ``X``), continuing from the current weights.
+
+        The scaling fitted first is kept. Afterwards forecasts continue from the end of ``y``,
+        as after ``fit``. An unfitted forecaster is fitted for one epoch.
+
+        Parameters
+        ----------
+        y, X : as in :meth:`fit`, with the same columns and number of series.
+
+        Returns
+        -------
+        self : RNNForecaster
+        """
+        self._checked_params()
+        if not self.__sklearn_is_fitted__():
+            data = self._validate_fit_data(y, X)
+
+            def first():
+                self._store_fit_state(data)
+                ys, Xs = self._scaled_fit_data(data)
+                self._train(ys, Xs, epochs=1, incremental=True)
+
+            self._transaction(first)
+            return self
+        data = self._validate_fit_data(y, X, reset=False)
+
+        def more():
+            ys, Xs = self._scaled_fit_data(data)
+            self._train(ys, Xs, epochs=1, incremental=True)
+            self.layouts_ = list(data.layouts)
+
+        self._transaction(more)
+        return self
+
+    def _fit_core(self, ys, Xs):
+        continuing = self.warm_start and hasattr(self, "network_")
+        self._train(ys, Xs, epochs=self.max_epochs, incremental=continuing)
+
+    def _train(self, ys, Xs, epochs, incremental):
+        """Train, then store the network, the history and each series' end-of-data state."""
+        params = self._checked_params()
+        k1, k2 = params["tbptt"]
+        dtype = params["dtype"]
+        rng = np.random.default_rng(self.random_state)
+        n_exog = 0 if Xs is None else Xs[0].shape[1]
+        if incremental and hasattr(self, "network_"):
+            network = self._compatible_copy(ys[0].shape[1], n_exog, dtype)
+        else:
+            network = RecurrentNetwork(
+                self.cell, ys[0].shape[1], n_exog, self.hidden_size, self.num_layers,
+                peephole=self.peephole, reset_after=self.reset_after,
+                nonlinearity=self.nonlinearity, initial_state=self.initial_state,
+                dtype=dtype, random_state=rng)
+        Xs_list = Xs if Xs is not None else [None] * len(ys)
+        trainer = Trainer(network, tbptt=(k1, k2), learning_rate=self.learning_rate,
+                          optimizer=self.optimizer, loss=self.loss, clip_norm=self.clip_norm,
+                          teacher_forcing=self.teacher_forcing, free_run=self.free_run,
+                          dropout=self.dropout, rng=rng)
+        if incremental and hasattr(self, "optimizer_state_"):
+            trainer.optimizer.load_state_dict(self.optimizer_state_)
+
+        validation = None
+        train_ys, train_Xs = ys, Xs_list
+        if self.early_stopping and epochs > 1:
+            train_ys, train_Xs, validation = self._split_validation(ys, Xs_list, k1, dtype)
+        lanes = make_lanes(train_ys, train_Xs, self.batch_size, dtype)
+
+        history = TrainingHistory()
+        best_state = None
+        progress = tqdm(total=epochs * trainer.windows(lanes), disable=not self.verbose,
+                        desc=f"{self.cell} fit", unit="update", leave=False)
+        try:
+            for epoch in range(epochs):
+                rate = trainer.teacher_rate(epoch, epochs)
+                history.loss_curve.append(trainer.epoch(lanes, rate, progress))
+                if not np.isfinite(history.loss_curve[-1]):
+                    raise FloatingPointError(
+                        f"training diverged at epoch {epoch + 1} (loss is not finite); lower "
+                        f"learning_rate or set clip_norm")
+                if validation is None:
+                    continue
+                score = validation.score(network)
+                history.validation_scores.append(score)
+                progress.set_postfix(loss=f"{history.loss_curve[-1]:.4g}",
+                                     val=f"{score:.4g}", refresh=False)
+                if score < history.best_score - self.tol:
+                    history.best_score, history.best_iteration = score, epoch
+                    history.no_improvement = 0
+                    best_state = network.state_dict()
+                else:
+                    history.no_improvement += 1
+                    if history.no_improvement >= self.n_iter_no_change:
+                        break
+        finally:
+            progress.close()
+        if best_state is not None:
+            network.load_state_dict(best_state)
+
+        previous = getattr(self, "n_iter_", 0) if incremental else 0
+        ran = len(history.loss_curve)
+        self.network_ = network
+        self.optimizer_state_ = trainer.optimizer.state_dict()
+        self.loss_curve_ = (list(getattr(self, "loss_curve_", [])) if incremental else []) \
+            + history.loss_curve
+        self.validation_scores_ = history.validation_scores if validation is not None else None
+        self.best_validation_score_ = history.best_score if validation is not None else None
+        self.best_iteration_ = (previous + history.best_iteration + 1
+                                if history.best_iteration is not None else None)
+        self.n_iter_ = previous + ran
+        self.end_states_ = [self._end_state(y, X) for y, X in zip(ys, Xs_list)]
+        network.forget_cache()
+
+    def _compatible_copy(self, n_targets, n_exog, dtype):
+        """A copy of the current network (training must not touch a fitted model in place)."""
+        network = self.network_
+        expected = (self.cell, self.hidden_size, self.num_layers, n_targets, n_exog, dtype)
+        actual = (network.cell, network.hidden_size, network.num_layers, network.n_targets,
+                  network.n_exog, network.dtype)
+        if expected != actual:
+            raise ValueError(
+                "cannot continue training: the data or parameters changed the network's shape "
+                f"(cell, hidden_size, num_layers, targets, exogenous, dtype) from {actual} to "
+                f"{expected}; set warm_start=False to start afresh")
+        return copy.deepcopy(network)
+
+    def _split_validation(self, ys, Xs, k1, dtype):
+        """Hold out the tail of every series for early stopping."""
+        horizon = self.validation_horizon or self.free_run
+        train_ys, train_Xs, starts = [], [], []
+        for y, X in zip(ys, Xs):
+            start = int(round(len(y) * (1 - self.validation_fraction)))
+            if start < 3 or len(y) - start < horizon:
+                raise ValueError(
+                    f"a series of {len(y)} observations is too short for early stopping: its "
+                    f"validation tail ({len(y) - start} values, validation_fraction="
+                    f"{self.validation_fraction}) must hold at least validation_horizon="
+                    f"{horizon} values; give more data, lower validation_horizon or set "
+                    f"early_stopping=False")
+            train_ys.append(y[:start])
+            train_Xs.append(None if X is None else X[:start])
+            starts.append(start)
+        lane_length = -(-sum(len(y) for y in train_ys) // self.batch_size)
+        warmup = self.context_length or lane_length
+        validation = ForecastValidation(ys, Xs, starts, horizon, warmup, dtype=dtype)
+        return train_ys, train_Xs, validation
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path):
+        """Write the fitted forecaster to one file (arrays and a JSON header, no pickle).
+
+        The file holds the parameters, the weights, the scaling, each series' end-of-data
+        state and the optimiser's moments, so a loaded model predicts identically and
+        ``partial_fit`` continues where it stopped.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Written exactly as named, e.g. ``"model.tsrnn"``.
+
+        Examples
+        --------
+        >>> f.save("model.tsrnn")  # doctest: +SKIP
+        >>> g = RNNForecaster.load("model.tsrnn")  # doctest: +SKIP
+        """
+        self._check_fitted()
+        base_header, arrays = self._base_state()
+        network = self.network_
+        header = {
+            "class": type(self).__name__,
+            "params": {name: label_to_json(value) for name, value in self.get_params().items()},
+            "base": base_header,
+            "network": {"cell": network.cell, "n_targets": network.n_targets,
+                        "n_exog": network.n_exog, "hidden_size": network.hidden_size,
+                        "num_layers": network.num_layers,
+                        "peephole": bool(getattr(network.rnn, "peephole", False)),
+                        "reset_after": bool(getattr(network.rnn, "reset_after", True)),
+                        "nonlinearity": getattr(network.rnn, "nonlinearity", "tanh"),
+                        "initial_state": network.initial_state, "dtype": network.dtype.name},
+            "history": {"loss_curve": self.loss_curve_,
+                        "validation_scores": self.validation_scores_,
+                        "best_validation_score": self.best_validation_score_,
+                        "n_iter": self.n_iter_, "best_iteration": self.best_iteration_},
+            "optimizer": {name: value for name, value in self.optimizer_state_.items()
+                          if not isinstance(value, list)},
+        }
+        arrays = {f"base/{name}": value for name, value in arrays.items()}
+        arrays.update({f"network/{name}": value for name, value in network.state_dict().items()})
+        for name, value in self.optimizer_state_.items():
+            if isinstance(value, list):
+                arrays.update({f"optimizer/{name}/{i}": a for i, a in enumerate(value)})
+        for i, (state, last) in enumerate(self.end_states_):
+            parts = state if network.has_cell_state else (state,)
+            for part_name, part in zip("hc", parts):
+                arrays[f"state/{i}/{part_name}"] = part
+            arrays[f"state/{i}/last"] = last
+        write_model(path, header, arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read a forecaster written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        RNNForecaster
+        """
+        header, arrays = read_model(path, cls.__name__)
+        params = {name: label_from_json(value) for name, value in header["params"].items()}
+        forecaster = cls(**params)
+        base = {k[5:]: v for k, v in arrays.items() if k.startswith("base/")}
+        forecaster._restore_base_state(header["base"], base)
+        config = header["network"]
+        network = RecurrentNetwork(
+            config["cell"], config["n_targets"], config["n_exog"], config["hidden_size"],
+            config["num_layers"], peephole=config["peephole"], reset_after=config["reset_after"],
+            nonlinearity=config["nonlinearity"], initial_state=config["initial_state"],
+            dtype=config["dtype"])
+        network.load_state_dict({k[8:]: v for k, v in arrays.items()
+                                 if k.startswith("network/")})
+        forecaster.network_ = network
+        history = header["history"]
+        forecaster.loss_curve_ = history["loss_curve"]
+        forecaster.validation_scores_ = history["validation_scores"]
+        forecaster.best_validation_score_ = history["best_validation_score"]
+        forecaster.n_iter_ = history["n_iter"]
+        forecaster.best_iteration_ = history["best_iteration"]
+        optimizer = dict(header["optimizer"])
+        lists = {}
+        for key in arrays:
+            if key.startswith("optimizer/"):
+                _, name, index = key.split("/")
+                lists.setdefault(name, {})[int(index)] = arrays[key]
+        for name, items in lists.items():
+            optimizer[name] = [items[i] for i in range(len(items))]
+        forecaster.optimizer_state_ = optimizer
+        states = []
+        for i in range(forecaster.n_series_):
+            h = arrays[f"state/{i}/h"]
+            state = (h, arrays[f"state/{i}/c"]) if network.has_cell_state else h
+            states.append((state, arrays[f"state/{i}/last"]))
+        forecaster.end_states_ = states
+        return forecaster
+
+    # ------------------------------------------------------------------ state plumbing
+    def _end_state(self, y, X):
+        """State after every input but the last value (which waits for the next X row)."""
+        network = self.network_
+        state = network.start_state(1)
+        if len(y) > 1:
+            _, state = self._run(state, y[:-1], None if X is None else X[1:])
+        return state, y[-1].copy()
+
+    def _run(self, state, y, X, teacher=None, first_pred=None):
+        """Run the network over values y (T, D) with exogenous inputs X (T, E) for one row."""
+        network = self.network_
+        dtype = network.dtype
+        T = len(y)
+        y3 = np.ascontiguousarray(y, dtype=dtype).reshape(T, 1, -1)
+        X3 = None if X is None else np.ascontiguousarray(X, dtype=dtype).reshape(T, 1, -1)
+        if teacher is None:
+            teacher = np.ones((T, 1), bool)
+        return network.run(y3, teacher, X3, state, first_pred)
+
+    def _forecast(self, state, last, horizon, X_future):
+        """Feed ``last`` then the network's own predictions for ``horizon`` steps."""
+        D = last.shape[0]
+        y = np.zeros((horizon, D))
+        y[0] = last
+        teacher = np.zeros((horizon, 1), bool)
+        teacher[0] = True
+        pred, _ = self._run(state, y, X_future, teacher)
+        return pred[:, 0, :].astype(np.float64)
+
+    def _predict_core(self, horizon, Xs_future, contexts):
+        outputs = []
+        if contexts is None:
+            for i, (state, last) in enumerate(self.end_states_):
+                X = None if Xs_future is None else Xs_future[i]
+                outputs.append(self._forecast(state, last, horizon, X))
+            return outputs
+        for i, (y_ctx, X_ctx) in enumerate(contexts):
+            if self.context_length is not None:
+                y_ctx = y_ctx[-self.context_length:]
+                X_ctx = None if X_ctx is None else X_ctx[-self.context_length:]
+            state = self.network_.start_state(1)
+            if len(y_ctx) > 1:
+                _, state = self._run(state, y_ctx[:-1], None if X_ctx is None else X_ctx[1:])
+            X = None if Xs_future is None else Xs_future[i]
+            outputs.append(self._forecast(state, y_ctx[-1], horizon, X))
+        return outputs
+
+    def _update_core(self, ys, Xs):
+        states = []
+        for i, y in enumerate(ys):
+            state, last = self.end_states_[i]
+            inputs = np.concatenate([last[None, :], y[:-1]])
+            _, state = self._run(state, inputs, None if Xs is None else Xs[i])
+            states.append((state, y[-1].copy()))
+        self.end_states_ = states
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _check_teacher_forcing(value):
+    if callable(value):
+        return
+    values = value if isinstance(value, (tuple, list)) else [value]
+    if isinstance(value, (tuple, list)) and len(value) != 2:
+        raise ValueError(f"teacher_forcing must be a number, a pair (start, end) or a callable, "
+                         f"got {value!r}")
+    for v in values:
+        if not (isinstance(v, numbers.Real) and 0 <= v <= 1):
+            raise ValueError(f"teacher_forcing values must be in [0, 1], got {value!r}")
