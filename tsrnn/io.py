@@ -49,11 +49,21 @@ def read_model(path, expected_class):
     Raises ValueError when the file is not a tsrnn model of ``expected_class`` or comes from
     a newer format.
     """
-    with np.load(path, allow_pickle=False) as data:
+    not_a_model = f"{path} is not a tsrnn model file"
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{not_a_model} ({type(error).__name__})") from error
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{not_a_model} (a single array, not an archive)")
+    with data:
         if _HEADER not in data.files:
-            raise ValueError(f"{path} is not a tsrnn model file (no header)")
-        header = json.loads(str(data[_HEADER]))
-        arrays = {name: data[name] for name in data.files if name != _HEADER}
+            raise ValueError(f"{not_a_model} (no header)")
+        try:
+            header = json.loads(str(data[_HEADER]))
+            arrays = {name: data[name] for name in data.files if name != _HEADER}
+        except ValueError as error:
+            raise ValueError(f"{not_a_model} ({error})") from error
     if header.get("class") != expected_class:
         raise ValueError(f"{path} holds a {header.get('class')!r}, not a {expected_class!r}")
     if header.get("format_version", 0) > FORMAT_VERSION:
@@ -77,7 +87,7 @@ def label_to_json(value):
         return {"timedelta": int(value.value)}
     if isinstance(value, pd.Period):
         return {"period": str(value), "freq": value.freqstr}
-    if isinstance(value, pd.DateOffset):
+    if isinstance(value, pd.offsets.BaseOffset):
         return {"offset": value.freqstr}
     if isinstance(value, pd.Index):
         return {"index": [label_to_json(v) for v in value], "dtype": str(value.dtype)}
@@ -85,11 +95,15 @@ def label_to_json(value):
         return {"dtype": str(value)}
     if isinstance(value, tuple):
         return {"tuple": [label_to_json(v) for v in value]}
+    if isinstance(value, list):
+        return [label_to_json(v) for v in value]
     raise ValueError(f"cannot save a label of type {type(value).__name__}: {value!r}")
 
 
 def label_from_json(value):
     """Inverse of ``label_to_json``."""
+    if isinstance(value, list):
+        return [label_from_json(v) for v in value]
     if not isinstance(value, dict):
         return value
     if "timestamp" in value:

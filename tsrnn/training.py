@@ -227,21 +227,26 @@ class Trainer:
         S, B = lane.steps, lane.batch
         teacher = teacher_mask(self.rng, S, B, rate, self.free_run)
         masks = self._dropout_masks(S, B)
-        start_state = net.start_state(B)
-        saved = {0: (start_state, np.zeros((B, net.n_targets), net.dtype))}
+        no_pred = np.zeros((B, net.n_targets), net.dtype)
+        saved = {}  # window start -> (state reached there, prediction of its first value)
         grads = [g for _, _, g in net.parameters()]
-        for end in range(min(k1, S), S + k1, k1):
-            end = min(end, S)
+        for start in range(0, S, k1):
+            # update from the loss of steps [start, end), back-propagated from end - k2
+            end = min(start + k1, S)
             begin = max(0, end - k2)
-            state, first_pred = saved.pop(begin)
+            if begin == 0:
+                # the start state is read afresh: a learned one changes with every update
+                state, first_pred = net.start_state(B), no_pred
+            else:
+                state, first_pred = saved.pop(begin)
             window = slice(begin, end)
-            pred, final = net.run(
+            pred, _ = net.run(
                 lane.y[window], teacher[window],
                 None if lane.exog is None else lane.exog[window], state, first_pred,
                 keep_cache=True,
                 dropout_masks=None if masks is None else [m[window] for m in masks])
-            # loss on the last k1 steps only; the earlier ones only carry gradient through
-            scored = slice(max(begin, end - k1) - begin, end - begin)
+            # loss on [start, end) only; the steps before carry gradient through
+            scored = slice(start - begin, end - begin)
             weight = np.zeros_like(pred)
             weight[scored] = lane.weight[window][scored]
             value, dpred = self.loss(pred, lane.target[window], weight)
@@ -251,15 +256,11 @@ class Trainer:
                 net.add_start_state_gradient(dstate0)
             clip_grad_norm(grads, self.clip_norm)
             self.optimizer.step(grads)
-            # the next window starts k2 steps before its end: keep the state reached there
-            next_end = min(end + k1, S)
-            next_begin = max(0, next_end - k2)
-            if end < S and next_begin not in saved:
-                if next_begin == begin:
-                    saved[next_begin] = (state, first_pred)
-                else:
-                    saved[next_begin] = (net.cached_state(next_begin - begin - 1),
-                                         pred[next_begin - begin - 1].copy())
+            # the next window is re-run from k2 steps before its end: keep the state there
+            next_begin = max(0, min(end + k1, S) - k2)
+            if end < S and next_begin > begin:
+                saved[next_begin] = (net.cached_state(next_begin - begin - 1),
+                                     pred[next_begin - begin - 1].copy())
             yield value
 
     def _dropout_masks(self, steps, batch):
