@@ -21,11 +21,12 @@ class RNNForecaster(BaseForecaster):
 
     The network reads one step at a time: the target value(s) and, if given, the exogenous
     columns of the time being predicted, and predicts the next target value(s) with a linear
-    head. Forecasts feed each prediction back as the next input (autoregressive generation in
-    a compiled loop). Training matches that use: with ``teacher_forcing < 1`` the network
-    runs on its own predictions for stretches of ``free_run`` steps and learns through them
-    (scheduled sampling with backpropagation through the fed-back values), and early
-    stopping scores multi-step forecasts on a held-out tail.
+    head (by default the change from the current value). Forecasts feed each prediction back
+    as the next input (autoregressive generation in a compiled loop). Model selection matches
+    that use: early stopping scores multi-step forecasts on a held-out tail and keeps the best
+    weights. With ``teacher_forcing < 1`` the network is also trained on its own predictions
+    for stretches of ``free_run`` steps, learning through them (scheduled sampling with
+    backpropagation through the fed-back values).
 
     Parameters
     ----------
@@ -40,30 +41,39 @@ class RNNForecaster(BaseForecaster):
         GRU only: PyTorch's variant (True) or Cho et al.'s (False).
     nonlinearity : {"tanh", "relu"}, default="tanh"
         RNN only.
-    tbptt : int or (int, int), default=100
+    residual : bool, default=True
+        Predict the change from the current value (``y_{t+1} = y_t + head(h_t)``) rather than
+        the value itself. An untrained model then forecasts the last value, and training
+        improves on it; this suits smooth, densely sampled signals.
+    tbptt : int or (int, int), default=50
         Truncated BPTT: update every k1 steps from gradients through the last k2 steps;
         an int k means k1 = k2 = k.
-    batch_size : int, default=32
-        Streams trained side by side. One long series is cut into this many contiguous
-        streams, each carrying its own state; many series are grouped into batches.
+    batch_size : int, default=8
+        Most streams trained side by side. One long series is cut into contiguous streams,
+        each carrying its own state; many series are grouped into batches. Fewer streams are
+        used when the data is short, so that each stream spans at least 10 TBPTT windows.
     max_epochs : int, default=40
         Passes over the training data.
-    learning_rate : float, default=3e-4
+    learning_rate : float, default=1e-3
     optimizer : {"adam", "sgd"}, default="adam"
         SGD uses momentum 0.9.
     loss : {"mse", "mae", "huber"}, default="mse"
     clip_norm : float or None, default=1.0
         Clip the global gradient norm (None: no clipping).
-    teacher_forcing : float, (float, float) or callable, default=0.5
+    teacher_forcing : float, (float, float) or callable, default=1.0
         Fraction of training inputs that are true values; the rest are the network's own
-        predictions. A pair (start, end) decays linearly over the epochs; a callable gets
-        ``(epoch, max_epochs)``. 1.0 is plain teacher forcing.
+        predictions (scheduled sampling). A pair (start, end) decays linearly over the
+        epochs; a callable gets ``(epoch, max_epochs)``. On the ECG benchmark plain teacher
+        forcing (1.0) with the residual head and multi-step early stopping forecast best
+        (``benchmarks/ecg_training.py``), hence the default.
     free_run : int, default=36
-        Length of the stretches in which the network is fed its own predictions in training.
+        Length of the stretches in which the network is fed its own predictions in training
+        (when ``teacher_forcing < 1``); also the default validation horizon.
     context_length : int or None, default=None
         How many known values before a forecast condition the state when a ``context`` is
-        given (and in validation); None uses all of it. The state reached by ``fit`` and
-        ``update`` always reflects all data seen.
+        given; None uses all of it. Validation forecasts are warmed up over this many values
+        (None: the length of a training stream). The state reached by ``fit`` and ``update``
+        always reflects all data seen.
     dropout : float, default=0.0
         Dropout on the inputs of recurrent layers after the first.
     initial_state : {"zeros", "learned"}, default="zeros"
@@ -116,9 +126,9 @@ class RNNForecaster(BaseForecaster):
     _standardize = True
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, peephole=False,
-                 reset_after=True, nonlinearity="tanh", tbptt=100, batch_size=32, max_epochs=40,
-                 learning_rate=3e-4, optimizer="adam", loss="mse", clip_norm=1.0,
-                 teacher_forcing=0.5, free_run=36, context_length=None, dropout=0.0,
+                 reset_after=True, nonlinearity="tanh", residual=True, tbptt=50, batch_size=8,
+                 max_epochs=40, learning_rate=1e-3, optimizer="adam", loss="mse", clip_norm=1.0,
+                 teacher_forcing=1.0, free_run=36, context_length=None, dropout=0.0,
                  initial_state="zeros", early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, validation_horizon=None, warm_start=False,
                  dtype="float32", random_state=None, verbose=0, missing="raise"):
@@ -128,6 +138,7 @@ class RNNForecaster(BaseForecaster):
         self.peephole = peephole
         self.reset_after = reset_after
         self.nonlinearity = nonlinearity
+        self.residual = residual
         self.tbptt = tbptt
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -183,11 +194,17 @@ class RNNForecaster(BaseForecaster):
                 and 0 < self.validation_fraction < 1):
             raise ValueError(f"validation_fraction must be in (0, 1), got "
                              f"{self.validation_fraction!r}")
+        for name in ("peephole", "reset_after", "residual", "early_stopping", "warm_start"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if not (isinstance(self.tol, numbers.Real) and self.tol >= 0):
+            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}")
+        _check_int(self.verbose, "verbose", 0)
         if self.initial_state not in ("zeros", "learned"):
             raise ValueError(f"initial_state must be 'zeros' or 'learned', got "
                              f"{self.initial_state!r}")
         try:
-            dtype = np.dtype(self.dtype)
+            dtype = None if self.dtype is None else np.dtype(self.dtype)
         except TypeError:
             dtype = None
         if dtype not in (np.float32, np.float64):
@@ -275,8 +292,8 @@ class RNNForecaster(BaseForecaster):
             network = RecurrentNetwork(
                 self.cell, ys[0].shape[1], n_exog, self.hidden_size, self.num_layers,
                 peephole=self.peephole, reset_after=self.reset_after,
-                nonlinearity=self.nonlinearity, initial_state=self.initial_state,
-                dtype=dtype, random_state=rng)
+                nonlinearity=self.nonlinearity, residual=self.residual,
+                initial_state=self.initial_state, dtype=dtype, random_state=rng)
         Xs_list = Xs if Xs is not None else [None] * len(ys)
         trainer = Trainer(network, tbptt=(k1, k2), learning_rate=self.learning_rate,
                           optimizer=self.optimizer, loss=self.loss, clip_norm=self.clip_norm,
@@ -289,7 +306,7 @@ class RNNForecaster(BaseForecaster):
         train_ys, train_Xs = ys, Xs_list
         if self.early_stopping and epochs > 1:
             train_ys, train_Xs, validation = self._split_validation(ys, Xs_list, k1, dtype)
-        lanes = make_lanes(train_ys, train_Xs, self.batch_size, dtype)
+        lanes = make_lanes(train_ys, train_Xs, self._effective_batch(train_ys, k1), dtype)
 
         history = TrainingHistory()
         best_state = None
@@ -336,6 +353,11 @@ class RNNForecaster(BaseForecaster):
         self.end_states_ = [self._end_state(y, X) for y, X in zip(ys, Xs_list)]
         network.forget_cache()
 
+    def _effective_batch(self, ys, k1, min_windows=10):
+        """Streams side by side: at most batch_size, so that each spans >= min_windows windows."""
+        total = sum(len(y) for y in ys)
+        return int(max(1, min(self.batch_size, total // (min_windows * k1))))
+
     def _compatible_copy(self, n_targets, n_exog, dtype):
         """A copy of the current network (training must not touch a fitted model in place)."""
         network = self.network_
@@ -365,7 +387,7 @@ class RNNForecaster(BaseForecaster):
             train_ys.append(y[:start])
             train_Xs.append(None if X is None else X[:start])
             starts.append(start)
-        lane_length = -(-sum(len(y) for y in train_ys) // self.batch_size)
+        lane_length = -(-sum(len(y) for y in train_ys) // self._effective_batch(train_ys, k1))
         warmup = self.context_length or lane_length
         validation = ForecastValidation(ys, Xs, starts, horizon, warmup, dtype=dtype)
         return train_ys, train_Xs, validation
@@ -401,6 +423,7 @@ class RNNForecaster(BaseForecaster):
                         "peephole": bool(getattr(network.rnn, "peephole", False)),
                         "reset_after": bool(getattr(network.rnn, "reset_after", True)),
                         "nonlinearity": getattr(network.rnn, "nonlinearity", "tanh"),
+                        "residual": network.residual,
                         "initial_state": network.initial_state, "dtype": network.dtype.name},
             "history": {"loss_curve": self.loss_curve_,
                         "validation_scores": self.validation_scores_,
@@ -442,7 +465,8 @@ class RNNForecaster(BaseForecaster):
         network = RecurrentNetwork(
             config["cell"], config["n_targets"], config["n_exog"], config["hidden_size"],
             config["num_layers"], peephole=config["peephole"], reset_after=config["reset_after"],
-            nonlinearity=config["nonlinearity"], initial_state=config["initial_state"],
+            nonlinearity=config["nonlinearity"], residual=config["residual"],
+            initial_state=config["initial_state"],
             dtype=config["dtype"])
         network.load_state_dict({k[8:]: v for k, v in arrays.items()
                                  if k.startswith("network/")})
