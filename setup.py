@@ -1,6 +1,7 @@
 """Declare tsrnn's Cython extensions; everything else lives in pyproject.toml."""
 import glob
 import os
+import platform
 import sys
 import tempfile
 
@@ -21,6 +22,14 @@ DEBUG = os.environ.get("TSRNN_CYTHON_DEBUG", "0") == "1"
 #      default budget of runtime alias checks (10) is too small to vectorise them.
 OPTIONAL_FLAGS = [["-fno-trapping-math"], ["--param", "vect-max-version-for-alias-checks=64"]]
 
+# On x86-64 the kernels are also compiled for wider vector units; tsrnn._kernels picks the
+# widest one the CPU supports at import time (a baseline build is always there).
+X86_64 = platform.machine().lower() in ("x86_64", "amd64") and sys.platform != "win32"
+SIMD_VARIANTS = {
+    "_avx2": ["-mavx2", "-mfma"],
+    "_avx512": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"],
+} if X86_64 else {}
+
 
 class BuildExt(build_ext):
     """build_ext that adds the optional flags the compiler supports."""
@@ -30,6 +39,9 @@ class BuildExt(build_ext):
             extra = [arg for flags in OPTIONAL_FLAGS if self._accepts(flags) for arg in flags]
             for extension in self.extensions:
                 extension.extra_compile_args = extension.extra_compile_args + extra
+        # a SIMD variant the compiler cannot target is left out; the baseline always builds
+        self.extensions = [ext for ext in self.extensions
+                           if not getattr(ext, "simd_flags", None) or self._accepts(ext.simd_flags)]
         super().build_extensions()
 
     def _accepts(self, flags):
@@ -46,27 +58,41 @@ class BuildExt(build_ext):
 
 
 compile_args = ["-O3"] if sys.platform != "win32" else ["/O2"]
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": False,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+}
+sources = sorted(glob.glob("tsrnn/_kernels/*.pyx"))
 
-extensions = [
-    Extension(
-        f"tsrnn._kernels.{os.path.basename(path)[:-4]}",
-        [path],
-        include_dirs=[np.get_include(), "tsrnn/_kernels"],
-        extra_compile_args=compile_args,
-    )
-    for path in sorted(glob.glob("tsrnn/_kernels/*.pyx"))
-]
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        compiler_directives={
-            "language_level": 3,
-            "boundscheck": DEBUG,
-            "wraparound": False,
-            "initializedcheck": DEBUG,
-            "cdivision": True,
-        },
-    ),
-    cmdclass={"build_ext": BuildExt},
-)
+def kernels(package="", flags=()):
+    """Every kernel as tsrnn._kernels[.<package>].<module>, compiled with ``flags``.
+
+    Each variant is cythonized on its own (into build/cython/<package>) so that its module
+    carries its own name: modules that shared one generated C file would all register under
+    the baseline's name.
+    """
+    names = [os.path.basename(path)[:-4] for path in sources]
+    prefix = "tsrnn._kernels" + (f".{package}" if package else "")
+    extensions = [
+        Extension(f"{prefix}.{name}", [path],
+                  include_dirs=[np.get_include(), "tsrnn/_kernels"],
+                  extra_compile_args=compile_args + list(flags))
+        for name, path in zip(names, sources)
+        if not (package and name == "_cpu")
+    ]
+    built = cythonize(extensions, compiler_directives=directives,
+                      build_dir=os.path.join("build", "cython", package or "baseline"))
+    for extension in built:
+        extension.simd_flags = list(flags)
+    return built
+
+
+extensions = kernels()
+for package, flags in SIMD_VARIANTS.items():
+    extensions += kernels(package, flags)
+
+setup(ext_modules=extensions, cmdclass={"build_ext": BuildExt})

@@ -13,9 +13,11 @@ from tsrnn._check_build import check_build
 
 check_build()
 
-from tsrnn._kernels import gru as _gru  # noqa: E402
-from tsrnn._kernels import lstm as _lstm  # noqa: E402
-from tsrnn._kernels import rnn as _rnn  # noqa: E402
+from tsrnn import _kernels  # noqa: E402
+
+_gru = _kernels.load("gru")
+_lstm = _kernels.load("lstm")
+_rnn = _kernels.load("rnn")
 
 __all__ = ["RNN", "GRU", "LSTM", "Linear"]
 

@@ -8,8 +8,10 @@ through the fed-back predictions. The loops are the kernels in ``tsrnn._kernels.
 
 import numpy as np
 
-from tsrnn._kernels import closed_loop as _closed_loop
+from tsrnn import _kernels
 from tsrnn.nn.layers import GRU, LSTM, RNN, Linear, _check_array, _check_positive_int
+
+_closed_loop = _kernels.load("closed_loop")
 
 __all__ = ["RecurrentNetwork"]
 

@@ -1,0 +1,1 @@
+"""The kernels compiled for CPUs with AVX-512 (chosen at import by tsrnn._kernels)."""
