@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 from tqdm.auto import tqdm
 
+from tsrnn._kernels import single_threaded_blas
 from tsrnn.io import label_from_json, label_to_json, read_model, write_model
 
 from tsrnn.nn.network import CELLS, RecurrentNetwork
@@ -281,6 +282,10 @@ class RNNForecaster(BaseForecaster):
 
     def _train(self, ys, Xs, epochs, incremental):
         """Train, then store the network, the history and each series' end-of-data state."""
+        with single_threaded_blas():
+            self._train_single_threaded(ys, Xs, epochs, incremental)
+
+    def _train_single_threaded(self, ys, Xs, epochs, incremental):
         params = self._checked_params()
         k1, k2 = params["tbptt"]
         dtype = params["dtype"]
@@ -525,6 +530,10 @@ class RNNForecaster(BaseForecaster):
         return pred[:, 0, :].astype(np.float64)
 
     def _predict_core(self, horizon, Xs_future, contexts):
+        with single_threaded_blas():
+            return self._predict_single_threaded(horizon, Xs_future, contexts)
+
+    def _predict_single_threaded(self, horizon, Xs_future, contexts):
         outputs = []
         if contexts is None:
             for i, (state, last) in enumerate(self.end_states_):
