@@ -1,0 +1,343 @@
+"""The tsrnn command: compare, forecast and backtest end to end on small data, and its errors."""
+import functools
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsrnn import RNNForecaster, cli
+from tsrnn.cli import main, make_forecaster, read_csv_series, run_comparison
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run(capsys, *argv):
+    """Run the command; return (exit code, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def hourly_csv(tmp_path):
+    """400 hourly values of a noisy daily cycle, with a second numeric column."""
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    y = 10 + np.sin(2 * np.pi * t / 24) + 0.1 * rng.normal(size=t.size)
+    frame = pd.DataFrame({
+        "timestamp": pd.date_range("2024-03-01", periods=t.size, freq="h"),
+        "temperature": y,
+        "humidity": 50 + y,
+    })
+    path = tmp_path / "hourly.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def tiny_rnn(monkeypatch):
+    """Make the command's RNNs tiny and fast (the real defaults take tens of seconds)."""
+    monkeypatch.setattr(cli, "RNNForecaster", functools.partial(
+        RNNForecaster, hidden_size=4, max_epochs=2, tbptt=20, batch_size=4,
+        early_stopping=False,
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# compare
+# ---------------------------------------------------------------------------------------------
+def test_compare_on_csv_prints_one_row_per_model_and_horizon(capsys, hourly_csv):
+    code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                         "--models", "naive", "markov", "--horizons", "2", "6",
+                         "--origins", "4", "-q")
+    assert code == 0, err
+    assert "4 origins" in out and "400 observations" in out
+    header = next(line for line in out.splitlines() if "MASE" in line and "model" in line)
+    assert header.split() == ["model", "horizon", "MASE", "sMAPE", "%", "MAE", "fit", "s",
+                              "predict", "ms"]
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["naive"],
+                                                                             ["markov"])]
+    assert [(r[0], r[1]) for r in rows] == [("naive", "2"), ("markov", "2"), ("naive", "6"),
+                                            ("markov", "6")]
+    assert err == ""  # -q: no progress on stderr
+
+
+def test_compare_shows_progress_and_the_model_being_fitted_on_stderr(capsys, hourly_csv):
+    code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                         "--models", "naive", "markov", "--horizons", "3", "--origins", "3")
+    assert code == 0
+    assert "[1/2] naive: fitting" in err and "[2/2] markov: fitting" in err
+    assert "backtest" in err  # the per-origin progress bar
+    assert "fitting" not in out  # the table on stdout stays clean
+
+
+def test_compare_out_writes_the_numeric_table(capsys, hourly_csv, tmp_path):
+    target = tmp_path / "results.csv"
+    code, _, _ = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                     "--models", "naive", "--horizons", "1", "5", "--origins", "3", "-q",
+                     "--out", target)
+    assert code == 0
+    table = pd.read_csv(target)
+    assert list(table.columns) == ["model", "horizon", "mase", "smape", "mae", "fit_seconds",
+                                   "predict_seconds"]
+    assert table["horizon"].tolist() == [1, 5]
+    assert np.isfinite(table[["mase", "smape", "mae"]].to_numpy()).all()
+
+
+def test_comparison_mase_is_scaled_by_the_naive_error_of_the_training_part():
+    y = np.cumsum(np.random.default_rng(1).normal(size=300))
+    result = run_comparison(y, models=["naive"], horizons=[4], n_origins=5)
+    n_train = result.n_train
+    assert n_train == 240
+    scale = np.mean(np.abs(np.diff(y[:n_train])))
+    errors = [np.mean(np.abs(y[t:t + 4] - y[t - 1])) for t in result.origins]
+    row = result.table.iloc[0]
+    assert row["mae"] == pytest.approx(np.mean(errors))
+    assert row["mase"] == pytest.approx(np.mean(errors) / scale)
+    assert result.scale == pytest.approx(scale)
+
+
+def test_comparison_origins_are_spread_over_the_test_part_and_end_with_the_series():
+    result = run_comparison(np.arange(500.0), models=["naive"], horizons=[3, 10], n_origins=7)
+    origins = result.origins
+    assert len(origins) == 7
+    assert origins[0] >= result.n_train == 400
+    assert origins[-1] + 10 == 500
+    assert len(set(np.diff(origins))) == 1  # evenly spaced
+
+
+def test_shorter_horizons_are_scored_on_the_first_steps_of_the_same_forecasts():
+    y = np.sin(np.arange(600) / 7.0)
+    result = run_comparison(y, models=["naive", "markov"], horizons=[1, 12], n_origins=6)
+    for name in ("naive", "markov"):
+        one_step = result.table.query("model == @name and horizon == 1")["mae"].item()
+        assert one_step == pytest.approx(result.step_mae[name].loc[1])
+        full = result.table.query("model == @name and horizon == 12")["mae"].item()
+        assert full == pytest.approx(result.step_mae[name].mean())
+
+
+def test_comparison_rejects_a_test_part_shorter_than_the_horizon():
+    with pytest.raises(cli.CommandError, match="lower --horizons"):
+        run_comparison(np.arange(100.0), models=["naive"], horizons=[30], n_origins=2)
+
+
+def test_compare_runs_rnns_through_their_public_api(capsys, hourly_csv, tiny_rnn):
+    code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                         "--models", "lstm", "gru", "naive", "--horizons", "4",
+                         "--origins", "3", "-q")
+    assert code == 0, err
+    models = [line.split()[0] for line in out.splitlines()
+              if line.split()[:1] in (["lstm"], ["gru"], ["naive"])]
+    assert models == ["lstm", "gru", "naive"]
+    assert "RNNForecaster with its default parameters (random_state=0)" in out
+
+
+def test_rnn_models_use_the_forecaster_defaults_except_cell_and_seed():
+    defaults = RNNForecaster().get_params()
+    for cell in ("lstm", "gru"):
+        params = make_forecaster(cell, random_state=7).get_params()
+        changed = {k for k in params if params[k] != defaults[k]}
+        assert changed <= {"cell", "random_state"}
+        assert params["cell"] == cell and params["random_state"] == 7
+
+
+def test_compare_defaults_to_the_ecg_with_horizons_of_a_tenth_and_half_second(capsys):
+    code, out, err = run(capsys, "compare", "--models", "naive", "--origins", "3", "-q")
+    assert code == 0, err
+    assert out.startswith("ECG")
+    assert "108,000 observations" in out and "the first 86,400 (80 %)" in out
+    assert "36 (0.1 s)" in out and "180 (0.5 s)" in out
+    args = cli.build_parser().parse_args(["compare"])
+    assert args.origins >= 30 and args.context_length == 2000
+    assert args.models == ["lstm", "gru", "arima", "markov", "naive"]
+
+
+def test_compare_co2_interpolates_gaps_and_leaves_them_out_of_scores(capsys, tmp_path):
+    target = tmp_path / "co2.csv"
+    code, out, err = run(capsys, "compare", "--dataset", "co2", "--models", "naive", "markov",
+                         "--origins", "5", "-q", "--out", target)
+    assert code == 0, err
+    assert "4 (4 weeks)" in out and "52 (52 weeks)" in out
+    assert "59 missing value(s)" in out
+    assert np.isfinite(pd.read_csv(target)[["mase", "smape", "mae"]].to_numpy()).all()
+
+
+def test_compare_plot_writes_a_png(capsys, hourly_csv, tmp_path):
+    pytest.importorskip("matplotlib")
+    figure = tmp_path / "compare.png"
+    code, _, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                       "--models", "naive", "markov", "--horizons", "3", "8", "--origins", "4",
+                       "-q", "--plot", figure)
+    assert code == 0, err
+    assert figure.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(capsys, hourly_csv, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    figure = tmp_path / "compare.png"
+    code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                         "--models", "naive", "--horizons", "3", "--origins", "2", "-q",
+                         "--plot", figure)
+    assert code == 1
+    assert 'pip install "tsrnn[plot]"' in err
+    assert out == "" and not figure.exists()  # failed before doing the work
+
+
+def test_compare_csv_without_column_is_an_error(capsys, hourly_csv):
+    code, _, err = run(capsys, "compare", "--csv", hourly_csv)
+    assert code == 1
+    assert "--column" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# forecast
+# ---------------------------------------------------------------------------------------------
+def test_forecast_writes_horizon_rows_with_the_following_timestamps(capsys, hourly_csv,
+                                                                    tmp_path):
+    target = tmp_path / "forecast.csv"
+    code, out, err = run(capsys, "forecast", hourly_csv, "--column", "temperature",
+                         "--horizon", 7, "--model", "naive", "--out", target, "-q")
+    assert code == 0, err
+    assert out == ""
+    forecast = pd.read_csv(target, parse_dates=["timestamp"])
+    history = pd.read_csv(hourly_csv, parse_dates=["timestamp"])
+    assert list(forecast.columns) == ["timestamp", "temperature"]
+    assert len(forecast) == 7
+    expected = pd.date_range(history["timestamp"].iloc[-1] + pd.Timedelta("1h"), periods=7,
+                             freq="h")
+    assert forecast["timestamp"].tolist() == expected.tolist()
+    assert np.allclose(forecast["temperature"], history["temperature"].iloc[-1])
+
+
+def test_forecast_without_out_writes_csv_to_stdout(capsys, hourly_csv):
+    code, out, _ = run(capsys, "forecast", hourly_csv, "--column", "humidity", "--horizon", 3,
+                       "--model", "markov", "-q")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0] == "timestamp,humidity" and len(lines) == 4
+
+
+def test_forecast_keeps_seconds_as_numbers_and_fills_missing_rows(capsys, tmp_path):
+    seconds = np.round(np.arange(300) * 0.01, 2)
+    keep = np.ones(300, bool)
+    keep[[50, 51, 200]] = False  # three samples lost
+    path = tmp_path / "sensor.csv"
+    pd.DataFrame({"t": seconds[keep], "v": np.sin(seconds[keep] * 5)}).to_csv(path, index=False)
+    code, out, err = run(capsys, "forecast", path, "--column", "v", "--horizon", 4,
+                         "--model", "naive")
+    assert code == 0, err
+    forecast = pd.read_csv(pd.io.common.StringIO(out))
+    assert np.allclose(forecast["t"], [3.0, 3.01, 3.02, 3.03])
+    assert "3 missing time step(s) inserted" in err
+
+
+def test_forecast_with_an_rnn_uses_the_model_option(capsys, hourly_csv, tiny_rnn):
+    code, out, err = run(capsys, "forecast", hourly_csv, "--column", "temperature",
+                         "--horizon", 5, "--model", "gru", "-q")
+    assert code == 0, err
+    values = pd.read_csv(pd.io.common.StringIO(out))["temperature"]
+    assert len(values) == 5 and np.isfinite(values).all()
+
+
+def test_forecast_plot_writes_a_png(capsys, hourly_csv, tmp_path):
+    pytest.importorskip("matplotlib")
+    figure = tmp_path / "forecast.png"
+    code, _, err = run(capsys, "forecast", hourly_csv, "--column", "temperature",
+                       "--horizon", 12, "--model", "naive", "-q", "--plot", figure)
+    assert code == 0, err
+    assert figure.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_missing_file_is_a_one_line_error_without_traceback(capsys, tmp_path):
+    code, out, err = run(capsys, "forecast", tmp_path / "nope.csv", "--column", "x",
+                         "--horizon", 3)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1
+    assert "file not found" in err and "Traceback" not in err
+
+
+def test_missing_column_error_lists_the_columns(capsys, hourly_csv):
+    code, _, err = run(capsys, "forecast", hourly_csv, "--column", "pressure", "--horizon", 3)
+    assert code == 1
+    assert "'pressure' not found" in err and "'temperature'" in err and "'humidity'" in err
+
+
+def test_missing_time_column_is_an_error(capsys, hourly_csv):
+    code, _, err = run(capsys, "forecast", hourly_csv, "--column", "temperature",
+                       "--time-column", "when", "--horizon", 3)
+    assert code == 1 and "time column 'when' not found" in err
+
+
+def test_non_numeric_values_are_reported_with_their_row(capsys, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("day,v\n2024-01-01,1.0\n2024-01-02,oops\n2024-01-03,2.0\n")
+    code, _, err = run(capsys, "forecast", path, "--column", "v", "--horizon", 1)
+    assert code == 1 and "non-numeric" in err and "'oops'" in err and "row 2" in err
+
+
+def test_irregular_times_are_an_error(capsys, tmp_path):
+    path = tmp_path / "irregular.csv"
+    path.write_text("t,v\n0.0,1\n1.0,2\n1.5,3\n3.7,4\n4.1,5\n")
+    code, _, err = run(capsys, "forecast", path, "--column", "v", "--horizon", 1)
+    assert code == 1 and "not evenly spaced" in err
+
+
+def test_debug_shows_the_traceback(hourly_csv):
+    with pytest.raises(cli.CommandError, match="not found"):
+        main(["forecast", str(hourly_csv), "--column", "nope", "--horizon", "2", "--debug"])
+
+
+def test_usage_errors_return_2_and_help_returns_0(capsys):
+    assert main(["forecast", "x.csv", "--column", "v", "--horizon", "2", "--model", "bogus"]) \
+        == 2
+    assert main(["--help"]) == 0
+    assert "compare" in capsys.readouterr().out
+
+
+def test_forecast_continues_a_duration_time_column(capsys, tmp_path):
+    path = tmp_path / "durations.csv"
+    elapsed = pd.to_timedelta(np.arange(50), unit="s")
+    pd.DataFrame({"elapsed": elapsed.astype(str), "v": np.arange(50.0)}).to_csv(path,
+                                                                             index=False)
+    code, out, err = run(capsys, "forecast", path, "--column", "v", "--horizon", 2,
+                         "--model", "naive", "-q")
+    assert code == 0, err
+    forecast = pd.read_csv(pd.io.common.StringIO(out))
+    assert pd.to_timedelta(forecast["elapsed"]).tolist() == [pd.Timedelta(seconds=50),
+                                                             pd.Timedelta(seconds=51)]
+
+
+def test_read_csv_series_uses_the_named_time_column(tmp_path):
+    path = tmp_path / "two_times.csv"
+    pd.DataFrame({"id": [9, 3, 7, 1], "day": pd.date_range("2024-01-01", periods=4, freq="D"),
+                  "v": [1.0, 2.0, 3.0, 4.0]}).to_csv(path, index=False)
+    data = read_csv_series(path, "v", time_column="day")
+    assert data.time_kind == "datetime"
+    assert data.series.index.freq is not None and data.series.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# backtest
+# ---------------------------------------------------------------------------------------------
+def test_backtest_prints_per_origin_scores_and_their_mean(capsys, hourly_csv):
+    code, out, err = run(capsys, "backtest", hourly_csv, "--column", "temperature",
+                         "--horizon", 6, "--model", "naive", "--origins", 4, "-q")
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["origin"])
+    assert lines[header].split()[-5:] == ["MAE", "RMSE", "sMAPE", "%", "MASE"]
+    rows = lines[header + 1:header + 6]
+    assert [r.split()[0] for r in rows] == ["376", "382", "388", "394", "mean"]
+    maes = [float(r.split()[-4]) for r in rows]
+    assert maes[-1] == pytest.approx(np.mean(maes[:-1]), rel=1e-3)
+
+
+def test_backtest_with_refit_and_too_many_origins(capsys, hourly_csv):
+    code, out, _ = run(capsys, "backtest", hourly_csv, "--column", "temperature",
+                       "--horizon", 2, "--model", "markov", "--origins", 3, "--refit", "-q")
+    assert code == 0 and "refitted at every origin" in out
+    code, _, err = run(capsys, "backtest", hourly_csv, "--column", "temperature",
+                       "--horizon", 50, "--model", "naive", "--origins", 20)
+    assert code == 1 and "lower --origins" in err
