@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from tsrnn import RNNForecaster
+from tsrnn.forecasters.rnn import VALIDATION_ORIGINS
 
 FAST = dict(hidden_size=4, max_epochs=2, batch_size=4, tbptt=10, free_run=5,
             early_stopping=False, random_state=0)
@@ -771,7 +772,7 @@ def test_early_stopping_keeps_the_best_weights_and_scores_them_as_predict_would(
     assert f.best_iteration_ == int(np.argmin(scores)) + 1
     assert f.best_validation_score_ == min(scores)
     start = round(n * (1 - fraction))
-    origins = np.unique(np.linspace(start, n - horizon, 20).round().astype(int))
+    origins = np.unique(np.linspace(start, n - horizon, VALIDATION_ORIGINS).round().astype(int))
     errors = [np.abs(f.predict(horizon, X=X[o:o + horizon], context=(y[:o], X[:o]))
                      - y[o:o + horizon]) for o in origins]
     score_of_kept_weights = np.mean(errors) / f.y_scale_[0, 0]

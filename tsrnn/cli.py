@@ -44,7 +44,7 @@ _MODEL_DESCRIPTIONS = {
     "naive": "NaiveForecaster: the last value repeated (reference)",
 }
 
-_DEFAULT_ORIGINS = 30
+_DEFAULT_ORIGINS = 200
 _DEFAULT_CONTEXT = 2000
 _DEFAULT_TRAIN_FRACTION = 0.8
 

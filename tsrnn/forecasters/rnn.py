@@ -16,6 +16,13 @@ from ._base import BaseForecaster
 
 __all__ = ["RNNForecaster"]
 
+# Early stopping scores forecasts from this many origins per series, each warmed up over at
+# most this many values before it (without context_length). Origins must be many: on a
+# quasi-periodic signal a few dozen fall on a few phases of the cycle and the score is noise
+# (measured on the ECG: 40 origins put the same model at 0.87 of the naive error, 200 at 0.62).
+VALIDATION_ORIGINS = 100
+VALIDATION_WARMUP = 2000
+
 
 class RNNForecaster(BaseForecaster):
     """Forecast with a recurrent neural network trained by truncated backpropagation through time.
@@ -73,8 +80,8 @@ class RNNForecaster(BaseForecaster):
     context_length : int or None, default=None
         How many known values before a forecast condition the state when a ``context`` is
         given; None uses all of it. Validation forecasts are warmed up over this many values
-        (None: the length of a training stream). The state reached by ``fit`` and ``update``
-        always reflects all data seen.
+        (None: a training stream's length, at most 2,000). The state reached by ``fit`` and
+        ``update`` always reflects all data seen.
     dropout : float, default=0.0
         Dropout on the inputs of recurrent layers after the first.
     initial_state : {"zeros", "learned"}, default="zeros"
@@ -393,8 +400,9 @@ class RNNForecaster(BaseForecaster):
             train_Xs.append(None if X is None else X[:start])
             starts.append(start)
         lane_length = -(-sum(len(y) for y in train_ys) // self._effective_batch(train_ys, k1))
-        warmup = self.context_length or lane_length
-        validation = ForecastValidation(ys, Xs, starts, horizon, warmup, dtype=dtype)
+        warmup = self.context_length or min(lane_length, VALIDATION_WARMUP)
+        validation = ForecastValidation(ys, Xs, starts, horizon, warmup,
+                                        n_origins=VALIDATION_ORIGINS, dtype=dtype)
         return train_ys, train_Xs, validation
 
     # ------------------------------------------------------------------ saving
