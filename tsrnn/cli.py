@@ -16,7 +16,6 @@ Run ``tsrnn COMMAND --help`` for the options. The same comparison is available f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 import warnings
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tsrnn._kernels import single_threaded_blas
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster, NaiveForecaster,
                                RNNForecaster)
 from tsrnn.metrics import mae, rmse, smape
@@ -458,7 +458,7 @@ def run_comparison(y, models=MODEL_NAMES, horizons=(36, 180), n_origins=_DEFAULT
     limit = (arima_params or {}).get("max_fit_length")
 
     rows, forecasts, step_mae = [], {}, {}
-    with _single_blas_thread():
+    with single_threaded_blas():
         for k, name in enumerate(models, start=1):
             model = make_forecaster(name, random_state=random_state, missing=protocol.missing,
                                     verbose=int(bool(progress)), arima_params=arima_params)
@@ -1166,17 +1166,6 @@ def _error_line(exc):
     return text
 
 
-def _single_blas_thread():
-    """Keep BLAS on one thread: the RNN kernels multiply small matrices once per time step,
-    where BLAS threads only add synchronisation; on a busy 2-core machine the default LSTM fit
-    on the ECG took 197 s with two OpenBLAS threads and 16 s with one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a declared dependency
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def main(argv=None):
     """Run the ``tsrnn`` command.
 
@@ -1203,7 +1192,7 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
-        with _single_blas_thread():
+        with single_threaded_blas():
             return args.handler(args)
     except KeyboardInterrupt:
         _stderr("tsrnn: interrupted")

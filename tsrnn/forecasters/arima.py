@@ -7,7 +7,8 @@ import numbers
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from tsrnn._kernels import single_threaded_blas
 
 from ._base import BaseForecaster
 
@@ -26,12 +27,6 @@ def _is_order(value, length):
             for v in value
         )
     )
-
-
-def _single_blas_thread():
-    """statsmodels' Kalman filter multiplies tiny matrices: BLAS threads only spin there (up to
-    7x slower fits measured on a busy 2-core machine), so keep BLAS on one thread."""
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _summarise(caught, name):
@@ -228,11 +223,13 @@ class ARIMAForecaster(BaseForecaster):
         return best[3], best[4]
 
     def _fit_core(self, ys, Xs):
+        # statsmodels' Kalman filter multiplies tiny matrices: BLAS threads only spin there (up
+        # to 7x slower fits measured on a busy 2-core machine), so BLAS runs on one thread.
         self._check_params()
         name = type(self).__name__
         trimmed = []
         results, orders = [], []
-        with warnings.catch_warnings(record=True) as caught, _single_blas_thread():
+        with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
             warnings.simplefilter("always")
             for i, y in enumerate(ys):
                 X = None if Xs is None else Xs[i]
@@ -266,7 +263,7 @@ class ARIMAForecaster(BaseForecaster):
 
     # ------------------------------------------------------------------ state
     def _update_core(self, ys, Xs):
-        with _single_blas_thread():
+        with single_threaded_blas():
             self.results_ = self._appended(ys, Xs)
 
     def _appended(self, ys, Xs):
@@ -280,7 +277,7 @@ class ARIMAForecaster(BaseForecaster):
 
     def _forecasts(self, horizon, Xs_future, contexts):
         """Per output, per column: statsmodels PredictionResults for ``horizon`` steps."""
-        with _single_blas_thread():
+        with single_threaded_blas():
             return self._forecasts_unlimited(horizon, Xs_future, contexts)
 
     def _forecasts_unlimited(self, horizon, Xs_future, contexts):
