@@ -32,26 +32,32 @@ SIMD_VARIANTS = {
 
 
 class BuildExt(build_ext):
-    """build_ext that adds the optional flags the compiler supports."""
+    """build_ext that adds the optional flags the compiler supports, OpenMP among them."""
 
     def build_extensions(self):
         if self.compiler.compiler_type == "unix":
             extra = [arg for flags in OPTIONAL_FLAGS if self._accepts(flags) for arg in flags]
+            # OpenMP runs batch slices in parallel; without it the same loops run serially.
+            openmp = ["-fopenmp"] if self._accepts(["-fopenmp"], link=True) else []
             for extension in self.extensions:
-                extension.extra_compile_args = extension.extra_compile_args + extra
+                extension.extra_compile_args = extension.extra_compile_args + extra + openmp
+                extension.extra_link_args = extension.extra_link_args + openmp
         # a SIMD variant the compiler cannot target is left out; the baseline always builds
         self.extensions = [ext for ext in self.extensions
                            if not getattr(ext, "simd_flags", None) or self._accepts(ext.simd_flags)]
         super().build_extensions()
 
-    def _accepts(self, flags):
+    def _accepts(self, flags, link=False):
         with tempfile.TemporaryDirectory() as folder:
             source = os.path.join(folder, "probe.c")
             with open(source, "w") as handle:
                 handle.write("int main(void) { return 0; }\n")
             try:
-                self.compiler.compile([source], output_dir=folder,
-                                      extra_postargs=["-Werror"] + flags)
+                objects = self.compiler.compile([source], output_dir=folder,
+                                                extra_postargs=["-Werror"] + flags)
+                if link:
+                    self.compiler.link_executable(objects, os.path.join(folder, "probe"),
+                                                  extra_postargs=flags)
             except Exception:
                 return False
         return True

@@ -5,8 +5,9 @@
 
 __version__ = "0.1.0"
 
+from tsrnn._kernels import get_num_threads, set_num_threads  # noqa: E402
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster,  # noqa: E402
                                NaiveForecaster, RNNForecaster)
 
 __all__ = ["RNNForecaster", "ARIMAForecaster", "MarkovForecaster", "NaiveForecaster",
-           "__version__"]
+           "set_num_threads", "get_num_threads", "__version__"]

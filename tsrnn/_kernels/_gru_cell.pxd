@@ -14,7 +14,8 @@ from cython cimport floating
 
 from tsrnn._kernels._activations cimport (dsigmoid_from_output, dtanh_from_output, sigmoid,
                                           tanh_)
-from tsrnn._kernels._blas cimport column_sums, fill_rows, gemm
+from tsrnn._kernels._blas cimport fill_rows, gemm
+from tsrnn._kernels._parallel cimport column_sums_split, gemm_rows_split
 from tsrnn._kernels._sequence cimport hidden_weight_gradient
 
 
@@ -170,7 +171,7 @@ cdef inline void gru_cell_backward(
 
 
 cdef inline void gru_weight_gradients(
-        Py_ssize_t T, Py_ssize_t B, Py_ssize_t F, Py_ssize_t H, const floating* x,
+        int threads, Py_ssize_t T, Py_ssize_t B, Py_ssize_t F, Py_ssize_t H, const floating* x,
         const floating* h0, const floating* h_seq, const floating* gates, const floating* dgx,
         const floating* dgh, bint reset_after, floating* dw_ih, floating* dw_hh,
         floating* db_ih, floating* db_hh) noexcept nogil:
@@ -178,17 +179,17 @@ cdef inline void gru_weight_gradients(
 
     x (T, B, F) layer input; h0 (B, H); h_seq (T, B, H); gates (T, B, 4H) the forward cache;
     dgx, dgh (T, B, 3H) input- and hidden-side gradients.
-    Outputs (overwritten): dw_ih (3H, F), dw_hh (3H, H), db_ih, db_hh (3H,).
+    Outputs (overwritten): dw_ih (3H, F), dw_hh (3H, H), db_ih, db_hh (3H,). The products
+    are split among ``threads``.
     """
     cdef Py_ssize_t H3 = 3 * H
-    gemm(True, False, <int> H3, <int> F, <int> (T * B), 1, dgx, <int> H3, x, <int> F,
-         0, dw_ih, <int> F)
+    gemm_rows_split(threads, True, False, H3, F, T * B, 1, dgx, H3, x, F, 0, dw_ih, F)
     if reset_after:
-        hidden_weight_gradient(T, B, H3, H, dgh, H3, h0, h_seq, H, dw_hh, H)
+        hidden_weight_gradient(threads, T, B, H3, H, dgh, H3, h0, h_seq, H, dw_hh, H)
     else:
         # r, z rows see h_{t-1}; n rows see r * h_{t-1}, cached in columns 3H:4H
-        hidden_weight_gradient(T, B, 2 * H, H, dgh, H3, h0, h_seq, H, dw_hh, H)
-        gemm(True, False, <int> H, <int> H, <int> (T * B), 1, dgh + 2 * H, <int> H3,
-             gates + 3 * H, <int> (4 * H), 0, dw_hh + 2 * H * H, <int> H)
-    column_sums(T * B, H3, dgx, H3, db_ih)
-    column_sums(T * B, H3, dgh, H3, db_hh)
+        hidden_weight_gradient(threads, T, B, 2 * H, H, dgh, H3, h0, h_seq, H, dw_hh, H)
+        gemm_rows_split(threads, True, False, H, H, T * B, 1, dgh + 2 * H, H3, gates + 3 * H,
+                        4 * H, 0, dw_hh + 2 * H * H, H)
+    column_sums_split(threads, T * B, H3, dgx, H3, db_ih)
+    column_sums_split(threads, T * B, H3, dgh, H3, db_hh)

@@ -14,7 +14,8 @@ from cython cimport floating
 
 from tsrnn._kernels._activations cimport (dsigmoid_from_output, dtanh_from_output, sigmoid,
                                           tanh_)
-from tsrnn._kernels._blas cimport add_weighted_column_sums, column_sums, copy_to, gemm
+from tsrnn._kernels._blas cimport add_weighted_column_sums, copy_to, gemm
+from tsrnn._kernels._parallel cimport column_sums_split, gemm_rows_split
 from tsrnn._kernels._sequence cimport hidden_weight_gradient
 
 
@@ -111,7 +112,7 @@ cdef inline void lstm_cell_backward(
 
 
 cdef inline void lstm_weight_gradients(
-        Py_ssize_t T, Py_ssize_t B, Py_ssize_t F, Py_ssize_t H, const floating* x,
+        int threads, Py_ssize_t T, Py_ssize_t B, Py_ssize_t F, Py_ssize_t H, const floating* x,
         const floating* h0, const floating* h_seq, const floating* c0, const floating* c_seq,
         const floating* dgates, bint peephole, floating* dw_ih, floating* dw_hh,
         floating* db_ih, floating* db_hh, floating* dpeep) noexcept nogil:
@@ -119,12 +120,12 @@ cdef inline void lstm_weight_gradients(
 
     x (T, B, F) layer input; h0, c0 (B, H); h_seq, c_seq (T, B, H); dgates (T, B, 4H).
     Outputs (overwritten): dw_ih (4H, F), dw_hh (4H, H), db_ih, db_hh (4H,), dpeep (3, H).
+    The products are split among ``threads``.
     """
     cdef Py_ssize_t G = 4 * H, j
-    gemm(True, False, <int> G, <int> F, <int> (T * B), 1, dgates, <int> G, x, <int> F,
-         0, dw_ih, <int> F)
-    hidden_weight_gradient(T, B, G, H, dgates, G, h0, h_seq, H, dw_hh, H)
-    column_sums(T * B, G, dgates, G, db_ih)
+    gemm_rows_split(threads, True, False, G, F, T * B, 1, dgates, G, x, F, 0, dw_ih, F)
+    hidden_weight_gradient(threads, T, B, G, H, dgates, G, h0, h_seq, H, dw_hh, H)
+    column_sums_split(threads, T * B, G, dgates, G, db_ih)
     copy_to(G, db_ih, db_hh)
     if not peephole:
         return

@@ -3,7 +3,8 @@
 from cython cimport floating
 
 from tsrnn._kernels._activations cimport drelu_from_output, dtanh_from_output, relu, tanh_
-from tsrnn._kernels._blas cimport column_sums, copy_to, gemm
+from tsrnn._kernels._blas cimport copy_to, gemm
+from tsrnn._kernels._parallel cimport column_sums_split, gemm_rows_split
 from tsrnn._kernels._sequence cimport hidden_weight_gradient
 
 
@@ -47,16 +48,16 @@ cdef inline void rnn_cell_backward(
 
 
 cdef inline void rnn_weight_gradients(
-        Py_ssize_t T, Py_ssize_t B, Py_ssize_t F, Py_ssize_t H, const floating* x,
+        int threads, Py_ssize_t T, Py_ssize_t B, Py_ssize_t F, Py_ssize_t H, const floating* x,
         const floating* h0, const floating* h_seq, const floating* dgates, floating* dw_ih,
         floating* dw_hh, floating* db_ih, floating* db_hh) noexcept nogil:
     """Parameter gradients from the stacked pre-activation gradients of all T steps.
 
     x (T, B, F) layer input; h0 (B, H); h_seq (T, B, H); dgates (T, B, H).
-    Outputs (overwritten): dw_ih (H, F), dw_hh (H, H), db_ih, db_hh (H,).
+    Outputs (overwritten): dw_ih (H, F), dw_hh (H, H), db_ih, db_hh (H,). The products are
+    split among ``threads``.
     """
-    gemm(True, False, <int> H, <int> F, <int> (T * B), 1, dgates, <int> H, x, <int> F,
-         0, dw_ih, <int> F)
-    hidden_weight_gradient(T, B, H, H, dgates, H, h0, h_seq, H, dw_hh, H)
-    column_sums(T * B, H, dgates, H, db_ih)
+    gemm_rows_split(threads, True, False, H, F, T * B, 1, dgates, H, x, F, 0, dw_ih, F)
+    hidden_weight_gradient(threads, T, B, H, H, dgates, H, h0, h_seq, H, dw_hh, H)
+    column_sums_split(threads, T * B, H, dgates, H, db_ih)
     copy_to(H, db_ih, db_hh)

@@ -71,15 +71,12 @@ class RecurrentNetwork:
         if cell == "lstm":
             self.rnn = LSTM(F, hidden_size, num_layers, peephole=peephole, dtype=dtype,
                             random_state=rng)
-            self._kind = "lstm_peephole" if peephole else "lstm"
         elif cell == "gru":
             self.rnn = GRU(F, hidden_size, num_layers, reset_after=reset_after, dtype=dtype,
                            random_state=rng)
-            self._kind = "gru" if reset_after else "gru_reset_before"
         else:
             self.rnn = RNN(F, hidden_size, num_layers, nonlinearity=nonlinearity, dtype=dtype,
                            random_state=rng)
-            self._kind = f"rnn_{nonlinearity}"
         self.head = Linear(hidden_size, self.n_targets, dtype=dtype, random_state=rng)
         self.residual = bool(residual)
         if self.residual:
@@ -240,12 +237,14 @@ class RecurrentNetwork:
                                           (T, B, self.hidden_size), self.dtype)
                              for m in dropout_masks]
 
-        layers = self._layer_buffers(T, B, h0, c0, keep_cache, dropout_masks)
+        layers = self.rnn._kernel_buffers(T, B, h0, c0, keep_cache, dropout_masks)
         pred = np.empty((T, B, D), self.dtype)
-        _closed_loop.closed_loop_forward(
-            _closed_loop.CELL_KINDS[self._kind], layers, self.head.params["weight"],
-            self.head.params["bias"], y, exog, teacher, first_pred, keep_cache, self.residual,
-            pred)
+        threads = _kernels.threads_for(B)
+        with _kernels.blas_for(threads):
+            _closed_loop.closed_loop_forward(
+                _closed_loop.CELL_KINDS[self.rnn.kernel_kind], layers, self.head.params["weight"],
+                self.head.params["bias"], y, exog, teacher, first_pred, keep_cache,
+                self.residual, pred, threads)
 
         last = T - 1 if keep_cache else (T - 1) % 2
         h_n = np.stack([lay["h"][last] for lay in layers])
@@ -286,33 +285,10 @@ class RecurrentNetwork:
             lay["dpeep"] = self.rnn._dpeep[k] if self.cell == "lstm" else None
         dpred_total = np.empty_like(dpred)
         feedback = np.empty((B, D), self.dtype)
-        _closed_loop.closed_loop_backward(
-            _closed_loop.CELL_KINDS[self._kind], layers, self.head.params["weight"],
-            self._cache["teacher"], self.residual, dpred, dpred_total, feedback,
-            self.head.grads["weight"],
-            self.head.grads["bias"])
+        threads = _kernels.threads_for(B)
+        with _kernels.blas_for(threads):
+            _closed_loop.closed_loop_backward(
+                _closed_loop.CELL_KINDS[self.rnn.kernel_kind], layers, self.head.params["weight"],
+                self._cache["teacher"], self.residual, dpred, dpred_total, feedback,
+                self.head.grads["weight"], self.head.grads["bias"], threads)
         return self.rnn._pack_state(dh, dc)
-
-    def _layer_buffers(self, T, B, h0, c0, keep_cache, dropout_masks):
-        """Per-layer dicts of the arrays the closed-loop kernel reads and writes."""
-        H, dtype = self.hidden_size, self.dtype
-        steps_kept = T if keep_cache else 1
-        states_kept = T if keep_cache else 2
-        layers = []
-        for k in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self.rnn._layer(k)
-            lay = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh,
-                   "h0": np.array(h0[k]),  # a copy, safe from later changes by the caller
-                   "h": np.empty((states_kept, B, H), dtype),
-                   "x": np.empty((steps_kept, B, w_ih.shape[1]), dtype),
-                   "mask": dropout_masks[k - 1] if (dropout_masks and k > 0) else None}
-            if self.cell in ("gru", "lstm"):
-                lay["gates"] = np.empty((steps_kept, B, 4 * H), dtype)
-            if self.cell == "gru":
-                lay["hproj"] = np.empty((B, 3 * H), dtype)
-            if self.cell == "lstm":
-                lay["peep"] = self.rnn._peep[k]
-                lay["c0"] = np.array(c0[k])
-                lay["c"] = np.empty((states_kept, B, H), dtype)
-            layers.append(lay)
-        return layers
