@@ -58,3 +58,60 @@ def test_tsrnn_simd_forces_the_baseline():
 def test_tsrnn_simd_rejects_an_unknown_level():
     result = _simd_in_subprocess("sse9")
     assert result.returncode != 0 and "TSRNN_SIMD must be one of" in result.stderr
+
+
+# ------------------------------------------------------------------ OpenMP batch slices
+def _layer_results(cls, options, threads, monkeypatch):
+    monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 1)
+    kernels.set_num_threads(threads)
+    try:
+        layer = cls(3, 9, num_layers=2, dtype=np.float64, random_state=0, **options)
+        rng = np.random.default_rng(1)
+        out, _ = layer.forward(rng.standard_normal((7, 5, 3)))
+        dx, _ = layer.backward(rng.standard_normal(out.shape))
+        return [out.copy(), dx.copy()] + [g.copy() for g in layer.grads.values()]
+    finally:
+        kernels.set_num_threads(None)
+
+
+@pytest.mark.parametrize("name, cls, options", CELLS)
+def test_layers_split_over_threads_equal_one_thread(monkeypatch, name, cls, options):
+    serial = _layer_results(cls, options, 1, monkeypatch)
+    parallel = _layer_results(cls, options, 3, monkeypatch)
+    for a, b in zip(parallel, serial):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_closed_loop_split_over_threads_equals_one_thread(monkeypatch, cell):
+    from tsrnn.nn.network import RecurrentNetwork
+
+    monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 1)
+    results = []
+    for threads in (1, 2):
+        kernels.set_num_threads(threads)
+        net = RecurrentNetwork(cell, 2, 1, 6, 2, residual=True, dtype=np.float64,
+                               random_state=0)
+        rng = np.random.default_rng(3)
+        T, B = 9, 7
+        teacher = rng.random((T, B)) < 0.5
+        teacher[0] = True
+        pred, _ = net.run(rng.standard_normal((T, B, 2)), teacher, rng.standard_normal((T, B, 1)),
+                          keep_cache=True, dropout_masks=[rng.random((T, B, 6))])
+        net.backward(rng.standard_normal((T, B, 2)))
+        results.append([pred] + [g.copy() for _, _, g in net.parameters()])
+    kernels.set_num_threads(None)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_threads_follow_the_batch_and_the_setting():
+    kernels.set_num_threads(2)
+    try:
+        assert kernels.threads_for(1) == 1
+        assert kernels.threads_for(2 * kernels.MIN_ROWS_PER_THREAD) == 2
+        assert kernels.threads_for(10 ** 6) == 2
+    finally:
+        kernels.set_num_threads(None)
+    with pytest.raises(ValueError, match="positive integer"):
+        kernels.set_num_threads(0)

@@ -699,3 +699,43 @@ def test_constructor_rejects_bad_arguments(cls, kwargs, pattern):
     args = {"input_size": 3, "hidden_size": 4, **kwargs}
     with pytest.raises(TYPE_OR_VALUE, match=pattern):
         cls(**args)
+
+
+# ------------------------------------------------------------------ streaming
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_streamer_steps_equal_repeated_layer_steps(variant, dtype):
+    layer = new_layer(variant, 2, 6, 2, dtype)
+    rng = np.random.default_rng(5)
+    batch = 3
+    state = layer.forward(rng.standard_normal((2, batch, 2)).astype(dtype))[1]
+    stream = layer.streamer(state, batch=batch)
+    expected_state = state
+    for _ in range(4):
+        x = rng.standard_normal((batch, 2)).astype(dtype)
+        got = stream.step(x).copy()
+        expected, expected_state = layer.step(x, expected_state)
+        np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    got_state = stream.state
+    for a, b in zip(got_state if isinstance(got_state, tuple) else (got_state,),
+                    expected_state if isinstance(expected_state, tuple) else (expected_state,)):
+        np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == np.float32 else 1e-13)
+
+
+def test_streamer_takes_a_float_for_one_row_of_one_feature():
+    layer = new_layer("gru", 1, 4, 1, np.float32)
+    stream = layer.streamer()
+    got = stream.step(0.5).copy()
+    expected, _ = layer.step(np.full((1, 1), 0.5, np.float32))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_streamer_rejects_input_of_the_wrong_shape_or_dtype():
+    layer = new_layer("lstm", 2, 4, 1, np.float32)
+    stream = layer.streamer(batch=2)
+    with pytest.raises(ValueError, match="shape"):
+        stream.step(np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match="dtype"):
+        stream.step(np.zeros((2, 2), np.float64))
+    with pytest.raises(ValueError, match="shape"):
+        stream.step(1.0)

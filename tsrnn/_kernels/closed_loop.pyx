@@ -16,15 +16,20 @@ every step advances every layer. The same loop serves
 Per-layer buffers arrive as dicts of C-contiguous arrays (allocated and shape-checked by
 ``tsrnn.nn.network``); their addresses are read once, then the loop runs without the GIL.
 With ``keep_cache`` false (inference) only one step of activations and two of states are kept,
-so memory does not grow with the length of the stream.
+so memory does not grow with the length of the stream. Rows are independent (feedback is per
+row), so ``threads`` OpenMP threads each run every step for their own slice of the batch.
 """
+import numpy as np
+
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
-from tsrnn._kernels._blas cimport add_to, column_sums, copy_to, fill_rows, fill_rows_sum, gemm
+from tsrnn._kernels._blas cimport add_to, copy_to, fill_rows, fill_rows_sum, gemm
 from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward, gru_weight_gradients
 from tsrnn._kernels._lstm_cell cimport (lstm_cell_backward, lstm_cell_forward,
                                         lstm_weight_gradients)
+from tsrnn._kernels._parallel cimport column_sums_split, gemm_rows_split, part_start
 from tsrnn._kernels._rnn_cell cimport rnn_cell_backward, rnn_cell_forward, rnn_weight_gradients
 
 cdef enum:
@@ -131,53 +136,97 @@ cdef inline Py_ssize_t _gate_rows(int cell, Py_ssize_t H) noexcept nogil:
     return 4 * H
 
 
-cdef void _layer_step(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t H, Py_ssize_t t,
-                      Py_ssize_t slot_x, Py_ssize_t slot_h, Py_ssize_t slot_prev,
-                      floating* kind) noexcept nogil:
-    """Advance one layer by one step: project its input, then the cell's recurrence."""
+cdef void _layer_step(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb,
+                      Py_ssize_t H, Py_ssize_t t, Py_ssize_t slot_x, Py_ssize_t slot_h,
+                      Py_ssize_t slot_prev, floating* kind) noexcept nogil:
+    """Advance rows b0 .. b0 + nb of one layer by one step: project the input, then recur."""
     cdef Py_ssize_t F = lay.F, G = _gate_rows(cell, H), W = 4 * H
-    cdef const floating* x = <floating*> lay.x + slot_x * B * F
-    cdef floating* h = <floating*> lay.h + slot_h * B * H
+    cdef const floating* x = <floating*> lay.x + slot_x * B * F + b0 * F
+    cdef floating* h = <floating*> lay.h + slot_h * B * H + b0 * H
     cdef const floating* h_prev
     cdef const floating* c_prev = NULL
     cdef floating* c = NULL
     cdef floating* gates
     if t == 0:
-        h_prev = <floating*> lay.h0
+        h_prev = <floating*> lay.h0 + b0 * H
     else:
-        h_prev = <floating*> lay.h + slot_prev * B * H
+        h_prev = <floating*> lay.h + slot_prev * B * H + b0 * H
     if cell == RNN_TANH or cell == RNN_RELU:
         # the new state is its own cache: h = act(x W_ih^T + b_ih + b_hh + h_prev W_hh^T)
-        fill_rows_sum(B, H, <floating*> lay.b_ih, <floating*> lay.b_hh, h, H)
-        gemm(False, True, <int> B, <int> H, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
+        fill_rows_sum(nb, H, <floating*> lay.b_ih, <floating*> lay.b_hh, h, H)
+        gemm(False, True, <int> nb, <int> H, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
              <int> F, 1, h, <int> H)
-        rnn_cell_forward(B, H, h, h_prev, <floating*> lay.w_hh, cell == RNN_RELU)
+        rnn_cell_forward(nb, H, h, h_prev, <floating*> lay.w_hh, cell == RNN_RELU)
         return
-    gates = <floating*> lay.gates + slot_x * B * W
+    gates = <floating*> lay.gates + slot_x * B * W + b0 * W
     if cell == GRU_RESET_AFTER or cell == GRU_RESET_BEFORE:
-        fill_rows(B, G, <floating*> lay.b_ih, gates, W)
-        gemm(False, True, <int> B, <int> G, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
+        fill_rows(nb, G, <floating*> lay.b_ih, gates, W)
+        gemm(False, True, <int> nb, <int> G, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
              <int> F, 1, gates, <int> W)
-        gru_cell_forward(B, H, gates, h_prev, <floating*> lay.w_hh, <floating*> lay.b_hh,
-                         cell == GRU_RESET_AFTER, <floating*> lay.hproj, h)
+        gru_cell_forward(nb, H, gates, h_prev, <floating*> lay.w_hh, <floating*> lay.b_hh,
+                         cell == GRU_RESET_AFTER, <floating*> lay.hproj + b0 * 3 * H, h)
         return
-    c = <floating*> lay.c + slot_h * B * H
+    c = <floating*> lay.c + slot_h * B * H + b0 * H
     if t == 0:
-        c_prev = <floating*> lay.c0
+        c_prev = <floating*> lay.c0 + b0 * H
     else:
-        c_prev = <floating*> lay.c + slot_prev * B * H
-    fill_rows_sum(B, G, <floating*> lay.b_ih, <floating*> lay.b_hh, gates, W)
-    gemm(False, True, <int> B, <int> G, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
+        c_prev = <floating*> lay.c + slot_prev * B * H + b0 * H
+    fill_rows_sum(nb, G, <floating*> lay.b_ih, <floating*> lay.b_hh, gates, W)
+    gemm(False, True, <int> nb, <int> G, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
          <int> F, 1, gates, <int> W)
-    lstm_cell_forward(B, H, gates, h_prev, c_prev, <floating*> lay.w_hh, <floating*> lay.peep,
+    lstm_cell_forward(nb, H, gates, h_prev, c_prev, <floating*> lay.w_hh, <floating*> lay.peep,
                       h, c)
+
+
+cdef void _forward_rows(int cell, Layer* table, Py_ssize_t L, Py_ssize_t T, Py_ssize_t B,
+                        Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t D, Py_ssize_t E,
+                        Py_ssize_t H, const floating* y, const floating* exog,
+                        const unsigned char* teacher, const floating* first_pred,
+                        bint keep_cache, bint residual, const floating* w_out,
+                        const floating* b_out, floating* pred) noexcept nogil:
+    """Every step of every layer, and the head, for rows b0 .. b0 + nb."""
+    cdef Py_ssize_t t, b, k, slot_x, slot_h, slot_prev, F0 = table[0].F
+    cdef const floating* source
+    cdef floating* x0
+    cdef floating* out
+    cdef Layer* lay
+    for t in range(T):
+        slot_x = t if keep_cache else 0
+        slot_h = t if keep_cache else t % 2
+        slot_prev = t - 1 if keep_cache else (t - 1) % 2
+        # layer-0 input: the true or the predicted target, then the exogenous columns
+        x0 = <floating*> table[0].x + slot_x * B * F0
+        for b in range(b0, b0 + nb):
+            if teacher[t * B + b]:
+                source = y + (t * B + b) * D
+            elif t == 0:
+                source = first_pred + b * D
+            else:
+                source = pred + ((t - 1) * B + b) * D
+            copy_to(D, source, x0 + b * F0)
+            if E > 0:
+                copy_to(E, exog + (t * B + b) * E, x0 + b * F0 + D)
+        for k in range(L):
+            lay = &table[k]
+            _layer_step(cell, lay, B, b0, nb, H, t, slot_x, slot_h, slot_prev, <floating*> NULL)
+            if k + 1 < L:
+                _feed_up(B, b0, nb, H, <floating*> lay.h + slot_h * B * H,
+                         <floating*> table[k + 1].mask, slot_x, <floating*> table[k + 1].x)
+        out = pred + (t * B + b0) * D
+        fill_rows(nb, D, b_out, out, D)
+        gemm(False, True, <int> nb, <int> D, <int> H, 1,
+             <floating*> table[L - 1].h + (slot_h * B + b0) * H, <int> H, w_out, <int> H, 1,
+             out, <int> D)
+        if residual:
+            for b in range(b0, b0 + nb):
+                add_to(D, x0 + b * F0, pred + (t * B + b) * D)
 
 
 def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
                         const floating[::1] b_out, const floating[:, :, ::1] y, object exog,
                         const unsigned char[:, ::1] teacher,
                         const floating[:, ::1] first_pred, bint keep_cache, bint residual,
-                        floating[:, :, ::1] pred):
+                        floating[:, :, ::1] pred, int threads=1):
     """Run the network for T steps, choosing per step and row between truth and feedback.
 
     cell: a value of ``CELL_KINDS``. layers: per layer a dict with ``w_ih, w_hh, b_ih, b_hh,
@@ -190,13 +239,9 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
     h W_out^T + b_out. Output: pred (T, B, D).
     """
     cdef Py_ssize_t T = y.shape[0], B = y.shape[1], D = y.shape[2], L = len(layers)
-    cdef Py_ssize_t H = w_out.shape[1], E = 0, t, b, k, slot_x, slot_h, slot_prev, F0
+    cdef Py_ssize_t H = w_out.shape[1], E = 0, p, b0, b1
     cdef const floating[:, :, ::1] exog_view
     cdef const floating* exog_ptr = NULL
-    cdef const floating* source
-    cdef floating* x0
-    cdef floating* h_top
-    cdef Layer* lay
     cdef Layer* table
     if exog is not None:
         exog_view = exog
@@ -204,180 +249,290 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
         if E > 0:
             exog_ptr = &exog_view[0, 0, 0]
     table = _layer_table(layers, False, <floating*> NULL)
-    F0 = table[0].F
     try:
         with nogil:
-            for t in range(T):
-                slot_x = t if keep_cache else 0
-                slot_h = t if keep_cache else t % 2
-                slot_prev = t - 1 if keep_cache else (t - 1) % 2
-                # layer-0 input: the true or the predicted target, then the exogenous columns
-                x0 = <floating*> table[0].x + slot_x * B * F0
-                for b in range(B):
-                    if teacher[t, b]:
-                        source = &y[t, b, 0]
-                    elif t == 0:
-                        source = &first_pred[b, 0]
-                    else:
-                        source = &pred[t - 1, b, 0]
-                    copy_to(D, source, x0 + b * F0)
-                    if E > 0:
-                        copy_to(E, exog_ptr + (t * B + b) * E, x0 + b * F0 + D)
-                for k in range(L):
-                    lay = &table[k]
-                    _layer_step(cell, lay, B, H, t, slot_x, slot_h, slot_prev, <floating*> NULL)
-                    if k + 1 < L:
-                        _feed_up(B * H, <floating*> lay.h + slot_h * B * H,
-                                 <floating*> table[k + 1].mask, slot_x,
-                                 <floating*> table[k + 1].x)
-                h_top = <floating*> table[L - 1].h + slot_h * B * H
-                fill_rows(B, D, &b_out[0], &pred[t, 0, 0], D)
-                gemm(False, True, <int> B, <int> D, <int> H, 1, h_top, <int> H, &w_out[0, 0],
-                     <int> H, 1, &pred[t, 0, 0], <int> D)
-                if residual:
-                    for b in range(B):
-                        add_to(D, x0 + b * F0, &pred[t, b, 0])
+            for p in prange(threads, num_threads=threads, schedule="static"):
+                b0 = part_start(B, threads, p)
+                b1 = part_start(B, threads, p + 1)
+                _forward_rows(cell, table, L, T, B, b0, b1 - b0, D, E, H, &y[0, 0, 0],
+                              exog_ptr, &teacher[0, 0], &first_pred[0, 0], keep_cache,
+                              residual, &w_out[0, 0], &b_out[0], &pred[0, 0, 0])
     finally:
         free(table)
 
 
-cdef inline void _feed_up(Py_ssize_t n, const floating* h, const floating* mask,
-                          Py_ssize_t slot, floating* x_next) noexcept nogil:
-    """Input of the next layer at one step: h, times the dropout mask when there is one."""
-    cdef Py_ssize_t i
-    x_next = x_next + slot * n
+cdef inline void _feed_up(Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t H,
+                          const floating* h, const floating* mask, Py_ssize_t slot,
+                          floating* x_next) noexcept nogil:
+    """Rows b0 .. b0 + nb of the next layer's input at one step: h, times its dropout mask."""
+    cdef Py_ssize_t i, n = nb * H, offset = slot * B * H + b0 * H
+    h = h + b0 * H
+    x_next = x_next + offset
     if mask == NULL:
         copy_to(n, h, x_next)
         return
-    mask = mask + slot * n
+    mask = mask + offset
     for i in range(n):
         x_next[i] = h[i] * mask[i]
+
+
+cdef void _backward_rows(int cell, Layer* table, Py_ssize_t L, Py_ssize_t T, Py_ssize_t B,
+                         Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t D, Py_ssize_t H,
+                         const unsigned char* teacher, bint residual, const floating* w_out,
+                         const floating* dpred, floating* dpred_total,
+                         floating* feedback) noexcept nogil:
+    """The sequential part for rows b0 .. b0 + nb: every step, every layer, the feedback."""
+    cdef Py_ssize_t t, b, i, k, G = _gate_rows(cell, H), F0 = table[0].F
+    cdef Layer* lay
+    cdef floating* dinput
+    cdef floating* total
+    for b in range(b0, b0 + nb):
+        for i in range(D):
+            feedback[b * D + i] = 0
+    for t in range(T - 1, -1, -1):
+        # what reaches pred[t]: the loss, and u_{t+1} where pred[t] was fed back
+        total = dpred_total + t * B * D
+        for b in range(b0, b0 + nb):
+            for i in range(D):
+                total[b * D + i] = dpred[(t * B + b) * D + i] + feedback[b * D + i]
+        gemm(False, False, <int> nb, <int> H, <int> D, 1, total + b0 * D, <int> D, w_out,
+             <int> H, 1, <floating*> table[L - 1].dh + b0 * H, <int> H)
+        for k in range(L - 1, -1, -1):
+            lay = &table[k]
+            _layer_step_backward(cell, lay, B, b0, nb, H, t, <floating*> NULL)
+            # gradient on this layer's input u^k_t = dg W_ih
+            dinput = <floating*> lay.dinput + b0 * lay.F
+            gemm(False, False, <int> nb, <int> lay.F, <int> G, 1,
+                 <floating*> lay.dgx + (t * B + b0) * G, <int> G, <floating*> lay.w_ih,
+                 <int> lay.F, 0, dinput, <int> lay.F)
+            if k > 0:
+                _feed_down(B, b0, nb, H, dinput, <floating*> lay.mask, t,
+                           <floating*> table[k - 1].dh)
+        # the target part of u_t came from pred[t-1] where teacher[t, b] is 0; with a
+        # residual head it also reached pred[t] directly
+        dinput = <floating*> table[0].dinput
+        for b in range(b0, b0 + nb):
+            for i in range(D):
+                if t > 0 and not teacher[t * B + b]:
+                    feedback[b * D + i] = dinput[b * F0 + i]
+                    if residual:
+                        feedback[b * D + i] += total[b * D + i]
+                else:
+                    feedback[b * D + i] = 0
 
 
 def closed_loop_backward(int cell, list layers, const floating[:, ::1] w_out,
                          const unsigned char[:, ::1] teacher, bint residual,
                          const floating[:, :, ::1] dpred, floating[:, :, ::1] dpred_total,
                          floating[:, ::1] feedback, floating[:, ::1] dw_out,
-                         floating[::1] db_out):
+                         floating[::1] db_out, int threads=1):
     """Back-propagate a ``closed_loop_forward`` run with ``keep_cache`` through time.
 
     layers: the dicts of the forward call plus ``dgx, dgh, dh, dinput, dw_ih, dw_hh, db_ih,
     db_hh`` and as the cell needs ``dc, drh, dpeep`` (shapes in ``Layer``). dpred (T, B, D):
-    dL/dpred from the loss. residual: as in the forward call. dpred_total (T, B, D) out: dpred plus what flowed back through
-    fed-back predictions. feedback (B, D) scratch. Outputs (overwritten): every layer's
-    parameter gradients, dh/dc (gradients on the initial state), dw_out (D, H), db_out (D,).
-    The gradient on ``first_pred`` is not propagated (truncation).
+    dL/dpred from the loss. residual: as in the forward call. dpred_total (T, B, D) out: dpred
+    plus what flowed back through fed-back predictions. feedback (B, D) scratch. Outputs
+    (overwritten): every layer's parameter gradients, dh/dc (gradients on the initial state),
+    dw_out (D, H), db_out (D,). The gradient on ``first_pred`` is not propagated (truncation).
     """
     cdef Py_ssize_t T = dpred.shape[0], B = dpred.shape[1], D = dpred.shape[2]
-    cdef Py_ssize_t L = len(layers), H = w_out.shape[1], t, b, k, i, G
-    cdef Layer* lay
-    cdef Layer* below
-    cdef const floating* h_prev
-    cdef floating* dinput
+    cdef Py_ssize_t L = len(layers), H = w_out.shape[1], k, p, b0, b1
     cdef Layer* table = _layer_table(layers, True, <floating*> NULL)
-    G = _gate_rows(cell, H)
     try:
         with nogil:
-            for b in range(B):
-                for i in range(D):
-                    feedback[b, i] = 0
-            for t in range(T - 1, -1, -1):
-                # what reaches pred[t]: the loss, and u_{t+1} where pred[t] was fed back
-                for b in range(B):
-                    for i in range(D):
-                        dpred_total[t, b, i] = dpred[t, b, i] + feedback[b, i]
-                gemm(False, False, <int> B, <int> H, <int> D, 1, &dpred_total[t, 0, 0],
-                     <int> D, &w_out[0, 0], <int> H, 1, <floating*> table[L - 1].dh, <int> H)
-                for k in range(L - 1, -1, -1):
-                    lay = &table[k]
-                    _layer_step_backward(cell, lay, B, H, t, <floating*> NULL)
-                    # gradient on this layer's input u^k_t = dg W_ih
-                    dinput = <floating*> lay.dinput
-                    gemm(False, False, <int> B, <int> lay.F, <int> G, 1,
-                         <floating*> lay.dgx + t * B * G, <int> G, <floating*> lay.w_ih,
-                         <int> lay.F, 0, dinput, <int> lay.F)
-                    if k > 0:
-                        below = &table[k - 1]
-                        _feed_down(B * H, dinput, <floating*> lay.mask, t,
-                                   <floating*> below.dh)
-                # the target part of u_t came from pred[t-1] where teacher[t, b] is 0; with a
-                # residual head it also reached pred[t] directly
-                for b in range(B):
-                    for i in range(D):
-                        if t > 0 and not teacher[t, b]:
-                            feedback[b, i] = (<floating*> table[0].dinput)[b * table[0].F + i]
-                            if residual:
-                                feedback[b, i] += dpred_total[t, b, i]
-                        else:
-                            feedback[b, i] = 0
+            for p in prange(threads, num_threads=threads, schedule="static"):
+                b0 = part_start(B, threads, p)
+                b1 = part_start(B, threads, p + 1)
+                _backward_rows(cell, table, L, T, B, b0, b1 - b0, D, H, &teacher[0, 0],
+                               residual, &w_out[0, 0], &dpred[0, 0, 0], &dpred_total[0, 0, 0],
+                               &feedback[0, 0])
             for k in range(L):
-                _layer_weight_gradients(cell, &table[k], T, B, H, <floating*> NULL)
-            gemm(True, False, <int> D, <int> H, <int> (T * B), 1, &dpred_total[0, 0, 0],
-                 <int> D, <floating*> table[L - 1].h, <int> H, 0, &dw_out[0, 0], <int> H)
-            column_sums(T * B, D, &dpred_total[0, 0, 0], D, &db_out[0])
+                _layer_weight_gradients(cell, &table[k], T, B, H, threads, <floating*> NULL)
+            gemm_rows_split(threads, True, False, D, H, T * B, 1, &dpred_total[0, 0, 0], D,
+                            <floating*> table[L - 1].h, H, 0, &dw_out[0, 0], H)
+            column_sums_split(threads, T * B, D, &dpred_total[0, 0, 0], D, &db_out[0])
     finally:
         free(table)
 
 
-cdef inline void _feed_down(Py_ssize_t n, const floating* dinput, const floating* mask,
-                            Py_ssize_t t, floating* dh_below) noexcept nogil:
-    """dh of the layer below += gradient on this layer's input, through the dropout mask."""
-    cdef Py_ssize_t i
+cdef inline void _feed_down(Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t H,
+                            const floating* dinput, const floating* mask, Py_ssize_t t,
+                            floating* dh_below) noexcept nogil:
+    """dh of the layer below += gradient on this layer's input, through the dropout mask.
+
+    dinput points at row b0 already; dh_below and mask are whole (B, H) / (T, B, H) buffers.
+    """
+    cdef Py_ssize_t i, n = nb * H
+    dh_below = dh_below + b0 * H
     if mask == NULL:
         for i in range(n):
             dh_below[i] += dinput[i]
         return
-    mask = mask + t * n
+    mask = mask + t * B * H + b0 * H
     for i in range(n):
         dh_below[i] += dinput[i] * mask[i]
 
 
-cdef void _layer_step_backward(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t H, Py_ssize_t t,
+cdef void _layer_step_backward(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t b0,
+                               Py_ssize_t nb, Py_ssize_t H, Py_ssize_t t,
                                floating* kind) noexcept nogil:
-    """One layer, one step back: gate gradients into dgx[t] (and dgh[t]); dh, dc to t-1."""
-    cdef Py_ssize_t G = _gate_rows(cell, H), W = 4 * H
+    """Rows b0 .. b0 + nb of one layer, one step back: gate gradients into dgx[t] (and
+    dgh[t]); dh, dc move to t-1."""
+    cdef Py_ssize_t G = _gate_rows(cell, H), W = 4 * H, row = t * B + b0
     cdef const floating* h_prev
-    cdef const floating* c_prev
+    cdef const floating* c_prev = NULL
     if t == 0:
-        h_prev = <floating*> lay.h0
-        c_prev = <floating*> lay.c0
+        h_prev = <floating*> lay.h0 + b0 * H
+        if lay.c0 != NULL:
+            c_prev = <floating*> lay.c0 + b0 * H
     else:
-        h_prev = <floating*> lay.h + (t - 1) * B * H
-        c_prev = <floating*> lay.c + (t - 1) * B * H if lay.c != NULL else NULL
+        h_prev = <floating*> lay.h + (row - B) * H
+        if lay.c != NULL:
+            c_prev = <floating*> lay.c + (row - B) * H
     if cell == RNN_TANH or cell == RNN_RELU:
-        rnn_cell_backward(B, H, <floating*> lay.h + t * B * H, <floating*> lay.w_hh,
-                          cell == RNN_RELU, <floating*> lay.dh,
-                          <floating*> lay.dgx + t * B * G)
+        rnn_cell_backward(nb, H, <floating*> lay.h + row * H, <floating*> lay.w_hh,
+                          cell == RNN_RELU, <floating*> lay.dh + b0 * H,
+                          <floating*> lay.dgx + row * G)
     elif cell == GRU_RESET_AFTER or cell == GRU_RESET_BEFORE:
-        gru_cell_backward(B, H, <floating*> lay.gates + t * B * W, h_prev,
-                          <floating*> lay.w_hh, cell == GRU_RESET_AFTER, <floating*> lay.dh,
-                          <floating*> lay.dgx + t * B * G, <floating*> lay.dgh + t * B * G,
-                          <floating*> lay.drh)
+        gru_cell_backward(nb, H, <floating*> lay.gates + row * W, h_prev,
+                          <floating*> lay.w_hh, cell == GRU_RESET_AFTER,
+                          <floating*> lay.dh + b0 * H, <floating*> lay.dgx + row * G,
+                          <floating*> lay.dgh + row * G, <floating*> lay.drh + b0 * H)
     else:
-        lstm_cell_backward(B, H, <floating*> lay.gates + t * B * W, c_prev,
-                           <floating*> lay.c + t * B * H, <floating*> lay.w_hh,
-                           <floating*> lay.peep, <floating*> lay.dh, <floating*> lay.dc,
-                           <floating*> lay.dgx + t * B * G)
+        lstm_cell_backward(nb, H, <floating*> lay.gates + row * W, c_prev,
+                           <floating*> lay.c + row * H, <floating*> lay.w_hh,
+                           <floating*> lay.peep, <floating*> lay.dh + b0 * H,
+                           <floating*> lay.dc + b0 * H, <floating*> lay.dgx + row * G)
 
 
 cdef void _layer_weight_gradients(int cell, Layer* lay, Py_ssize_t T, Py_ssize_t B,
-                                  Py_ssize_t H, floating* kind) noexcept nogil:
+                                  Py_ssize_t H, int threads, floating* kind) noexcept nogil:
     """After the loop: one layer's parameter gradients as large products over all steps."""
     if cell == RNN_TANH or cell == RNN_RELU:
-        rnn_weight_gradients(T, B, lay.F, H, <floating*> lay.x, <floating*> lay.h0,
+        rnn_weight_gradients(threads, T, B, lay.F, H, <floating*> lay.x, <floating*> lay.h0,
                              <floating*> lay.h, <floating*> lay.dgx, <floating*> lay.dw_ih,
                              <floating*> lay.dw_hh, <floating*> lay.db_ih,
                              <floating*> lay.db_hh)
     elif cell == GRU_RESET_AFTER or cell == GRU_RESET_BEFORE:
-        gru_weight_gradients(T, B, lay.F, H, <floating*> lay.x, <floating*> lay.h0,
+        gru_weight_gradients(threads, T, B, lay.F, H, <floating*> lay.x, <floating*> lay.h0,
                              <floating*> lay.h, <floating*> lay.gates, <floating*> lay.dgx,
                              <floating*> lay.dgh, cell == GRU_RESET_AFTER,
                              <floating*> lay.dw_ih, <floating*> lay.dw_hh,
                              <floating*> lay.db_ih, <floating*> lay.db_hh)
     else:
-        lstm_weight_gradients(T, B, lay.F, H, <floating*> lay.x, <floating*> lay.h0,
+        lstm_weight_gradients(threads, T, B, lay.F, H, <floating*> lay.x, <floating*> lay.h0,
                               <floating*> lay.h, <floating*> lay.c0, <floating*> lay.c,
                               <floating*> lay.dgx, cell == LSTM_PEEPHOLE,
                               <floating*> lay.dw_ih, <floating*> lay.dw_hh,
                               <floating*> lay.db_ih, <floating*> lay.db_hh,
                               <floating*> lay.dpeep)
+
+
+cdef void _stream_step(int cell, Layer* table, Py_ssize_t L, Py_ssize_t B, Py_ssize_t H,
+                       Py_ssize_t slot, floating* kind) noexcept nogil:
+    """One step of every layer for all rows, from state slot 1 - slot into slot ``slot``.
+
+    Layer 0's input must already be in its x buffer; each layer feeds the next.
+    """
+    cdef Py_ssize_t k
+    for k in range(L):
+        # t = 1 always: the previous state lives in the other slot, never in h0
+        _layer_step(cell, &table[k], B, 0, B, H, 1, 0, slot, 1 - slot, <floating*> NULL)
+        if k + 1 < L:
+            _feed_up(B, 0, B, H, <floating*> table[k].h + slot * B * H, <floating*> NULL, 0,
+                     <floating*> table[k + 1].x)
+
+
+cdef class Streamer:
+    """Advance a stack of recurrent layers one time step at a time, with little overhead.
+
+    Everything is prepared once: weights are read in place (later updates to them are seen),
+    states alternate between two buffers and the scratch space is allocated here, so a step
+    costs about a microsecond plus the arithmetic. Build it with ``layer.streamer()``.
+
+    Parameters
+    ----------
+    cell : int
+        A value of ``CELL_KINDS``.
+    layers : list of dict
+        Buffers from the layer's ``_kernel_buffers(1, B, h0, c0, keep_cache=False)``.
+    """
+
+    cdef Layer* table
+    cdef int cell
+    cdef Py_ssize_t L, B, H, F
+    cdef int slot
+    cdef bint double
+    cdef list layers
+    cdef object dtype
+    cdef tuple outputs
+    cdef object inputs
+
+    def __cinit__(self, int cell, list layers):
+        first = layers[0]
+        self.cell = cell
+        self.layers = layers
+        self.L = len(layers)
+        self.B = first["h"].shape[1]
+        self.H = first["h"].shape[2]
+        self.F = first["w_ih"].shape[1]
+        self.dtype = first["h"].dtype
+        self.double = self.dtype.itemsize == 8
+        if self.double:
+            self.table = _layer_table(layers, False, <double*> NULL)
+        else:
+            self.table = _layer_table(layers, False, <float*> NULL)
+        # the start state goes into slot 1, so the first step writes slot 0
+        for lay in layers:
+            lay["h"][1] = lay["h0"]
+            if lay.get("c") is not None:
+                lay["c"][1] = lay["c0"]
+        self.slot = 1
+        self.inputs = first["x"][0]
+        top = layers[self.L - 1]["h"]
+        self.outputs = (top[0], top[1])
+
+    def __dealloc__(self):
+        free(self.table)
+
+    def step(self, x):
+        """Advance one step.
+
+        Parameters
+        ----------
+        x : ndarray of shape (B, F) of the layers' dtype, or a float when B = F = 1
+
+        Returns
+        -------
+        ndarray of shape (B, H)
+            The last layer's new state: a view of an internal buffer, overwritten two steps
+            later (copy it to keep it).
+        """
+        cdef float[:, ::1] xf
+        cdef double[:, ::1] xd
+        if isinstance(x, float) and self.B == 1 and self.F == 1:
+            self.inputs[0, 0] = x
+        else:
+            if not isinstance(x, np.ndarray) or x.shape != (self.B, self.F) \
+                    or x.dtype != self.dtype:
+                raise ValueError(f"x must be an array of shape {(self.B, self.F)} and dtype "
+                                 f"{self.dtype}, got {getattr(x, 'shape', type(x).__name__)} "
+                                 f"{getattr(x, 'dtype', '')}")
+            self.inputs[...] = x
+        self.slot = 1 - self.slot
+        with nogil:
+            if self.double:
+                _stream_step(self.cell, self.table, self.L, self.B, self.H, self.slot,
+                             <double*> NULL)
+            else:
+                _stream_step(self.cell, self.table, self.L, self.B, self.H, self.slot,
+                             <float*> NULL)
+        return self.outputs[self.slot]
+
+    @property
+    def state(self):
+        """The current state: h (num_layers, B, H), or (h, c) for LSTM (copies)."""
+        h = np.stack([lay["h"][self.slot] for lay in self.layers])
+        if self.layers[0].get("c") is None:
+            return h
+        return h, np.stack([lay["c"][self.slot] for lay in self.layers])

@@ -18,6 +18,7 @@ from tsrnn import _kernels  # noqa: E402
 _gru = _kernels.load("gru")
 _lstm = _kernels.load("lstm")
 _rnn = _kernels.load("rnn")
+_closed_loop = _kernels.load("closed_loop")
 
 __all__ = ["RNN", "GRU", "LSTM", "Linear"]
 
@@ -231,6 +232,69 @@ class _Recurrent:
         return (self.grads[f"weight_ih_l{k}"], self.grads[f"weight_hh_l{k}"],
                 self.grads[f"bias_ih_l{k}"], self.grads[f"bias_hh_l{k}"])
 
+    # ----------------------------------------------------------------- closed-loop buffers
+    @property
+    def kernel_kind(self):
+        """The cell code the closed-loop kernels use (a key of ``CELL_KINDS``)."""
+        raise NotImplementedError
+
+    def _kernel_buffers(self, T, B, h0, c0, keep_cache, dropout_masks=None):
+        """Per-layer dicts of the arrays the closed-loop kernels read and write.
+
+        With ``keep_cache`` every one of T steps is kept (for backward); otherwise one step of
+        activations and two of states (alternating), so memory does not grow with T.
+        """
+        H, dtype = self.hidden_size, self.dtype
+        steps_kept = T if keep_cache else 1
+        states_kept = T if keep_cache else 2
+        layers = []
+        for k in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self._layer(k)
+            lay = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh,
+                   "h0": np.array(h0[k]),  # a copy, safe from later changes by the caller
+                   "h": np.empty((states_kept, B, H), dtype),
+                   "x": np.empty((steps_kept, B, w_ih.shape[1]), dtype),
+                   "mask": dropout_masks[k - 1] if (dropout_masks and k > 0) else None}
+            self._add_kernel_buffers(k, lay, steps_kept, states_kept, B, c0)
+            layers.append(lay)
+        return layers
+
+    def _add_kernel_buffers(self, k, lay, steps_kept, states_kept, B, c0):
+        """Cell-specific buffers (gates cache, cell state, scratch)."""
+
+    def streamer(self, state=None, batch=1):
+        """A Streamer that advances this stack one step per call, for streaming data.
+
+        Much cheaper per step than :meth:`step`: the weights, state buffers and scratch are
+        prepared once. The streamer reads the weights in place, so later training is seen.
+
+        Parameters
+        ----------
+        state : initial state, as in :meth:`forward` (None = zeros)
+        batch : int, default 1
+            Rows B advanced together.
+
+        Returns
+        -------
+        Streamer
+            ``streamer.step(x)`` takes x of shape (B, F) (a float when B = F = 1) and returns
+            the last layer's new state (B, H); ``streamer.state`` is the full state.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tsrnn.nn import GRU
+        >>> stream = GRU(1, 8, random_state=0).streamer()
+        >>> for value in (0.1, 0.2, 0.3):
+        ...     h = stream.step(value)
+        >>> h.shape
+        (1, 8)
+        """
+        batch = _check_positive_int(batch, "batch")
+        h0, c0 = self._check_state(state, batch)
+        buffers = self._kernel_buffers(1, batch, h0, c0, keep_cache=False)
+        return _closed_loop.Streamer(_closed_loop.CELL_KINDS[self.kernel_kind], buffers)
+
     # ----------------------------------------------------------------- public passes
     def forward(self, x, state=None):
         """Run the stacked layers over a sequence and remember what backward needs.
@@ -256,13 +320,16 @@ class _Recurrent:
         caches, h_n = [], np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
         inputs = x
-        for k in range(self.num_layers):
-            cache = self._forward_layer(k, inputs, h0[k], None if c0 is None else c0[k])
-            caches.append(cache)
-            inputs = cache["h_out"]
-            h_n[k] = inputs[-1]
-            if c_n is not None:
-                c_n[k] = cache["c_out"][-1]
+        threads = _kernels.threads_for(x.shape[1])
+        with _kernels.blas_for(threads):
+            for k in range(self.num_layers):
+                cache = self._forward_layer(k, inputs, h0[k], None if c0 is None else c0[k],
+                                            threads)
+                caches.append(cache)
+                inputs = cache["h_out"]
+                h_n[k] = inputs[-1]
+                if c_n is not None:
+                    c_n[k] = cache["c_out"][-1]
         self._cache = {"caches": caches, "shape": x.shape}
         return _read_only(inputs), self._pack_state(h_n, c_n)
 
@@ -291,9 +358,11 @@ class _Recurrent:
         dh = dh.copy()  # the kernels overwrite them with the gradient on the initial state
         dc = dc.copy() if dc is not None else None
         upstream = dout
-        for k in range(self.num_layers - 1, -1, -1):
-            upstream = self._backward_layer(k, self._cache["caches"][k], upstream, dh[k],
-                                            None if dc is None else dc[k])
+        threads = _kernels.threads_for(B)
+        with _kernels.blas_for(threads):
+            for k in range(self.num_layers - 1, -1, -1):
+                upstream = self._backward_layer(k, self._cache["caches"][k], upstream, dh[k],
+                                                None if dc is None else dc[k], threads)
         return upstream, self._pack_state(dh, dc)
 
     def step(self, x, state=None):
@@ -360,21 +429,27 @@ class RNN(_Recurrent):
     def _extra_repr(self):
         return {"nonlinearity": self.nonlinearity}
 
-    def _forward_layer(self, k, x, h0, c0):
+    @property
+    def kernel_kind(self):
+        return f"rnn_{self.nonlinearity}"
+
+    def _forward_layer(self, k, x, h0, c0, threads):
         w_ih, w_hh, b_ih, b_hh = self._layer(k)
         T, B, _ = x.shape
         h_out = np.empty((T, B, self.hidden_size), self.dtype)
-        _rnn.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity == "relu", h0, h_out)
+        _rnn.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity == "relu", h0, h_out,
+                         threads)
         return {"x": x, "h0": h0, "h_out": h_out}
 
-    def _backward_layer(self, k, cache, dout, dh, dc):
+    def _backward_layer(self, k, cache, dout, dh, dc, threads):
         x = cache["x"]
         w_ih, w_hh, _, _ = self._layer(k)
         dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
         dgates = np.empty(cache["h_out"].shape, self.dtype)
         dx = np.empty_like(x)
         _rnn.rnn_backward(x, w_ih, w_hh, self.nonlinearity == "relu", cache["h0"],
-                          cache["h_out"], dout, dh, dgates, dx, dw_ih, dw_hh, db_ih, db_hh)
+                          cache["h_out"], dout, dh, dgates, dx, dw_ih, dw_hh, db_ih, db_hh,
+                          threads)
         return dx
 
     def _step_layer(self, k, x, h_prev, h, c_prev, c):
@@ -418,17 +493,27 @@ class GRU(_Recurrent):
     def _extra_repr(self):
         return {} if self.reset_after else {"reset_after": False}
 
-    def _forward_layer(self, k, x, h0, c0):
+    @property
+    def kernel_kind(self):
+        return "gru" if self.reset_after else "gru_reset_before"
+
+    def _add_kernel_buffers(self, k, lay, steps_kept, states_kept, B, c0):
+        H = self.hidden_size
+        lay["gates"] = np.empty((steps_kept, B, 4 * H), self.dtype)
+        lay["hproj"] = np.empty((B, 3 * H), self.dtype)
+
+    def _forward_layer(self, k, x, h0, c0, threads):
         w_ih, w_hh, b_ih, b_hh = self._layer(k)
         T, B, _ = x.shape
         H = self.hidden_size
         h_out = np.empty((T, B, H), self.dtype)
         gates = np.empty((T, B, 4 * H), self.dtype)
         hproj = np.empty((B, 3 * H), self.dtype)
-        _gru.gru_forward(x, w_ih, w_hh, b_ih, b_hh, self.reset_after, h0, h_out, gates, hproj)
+        _gru.gru_forward(x, w_ih, w_hh, b_ih, b_hh, self.reset_after, h0, h_out, gates, hproj,
+                         threads)
         return {"x": x, "h0": h0, "h_out": h_out, "gates": gates}
 
-    def _backward_layer(self, k, cache, dout, dh, dc):
+    def _backward_layer(self, k, cache, dout, dh, dc, threads):
         x = cache["x"]
         T, B, _ = x.shape
         H = self.hidden_size
@@ -440,7 +525,7 @@ class GRU(_Recurrent):
         dx = np.empty_like(x)
         _gru.gru_backward(x, w_ih, w_hh, self.reset_after, cache["h0"], cache["h_out"],
                           cache["gates"], dout, dh, dgx, dgh, drh, dx, dw_ih, dw_hh, db_ih,
-                          db_hh)
+                          db_hh, threads)
         return dx
 
     def _step_layer(self, k, x, h_prev, h, c_prev, c):
@@ -488,6 +573,17 @@ class LSTM(_Recurrent):
     def _extra_repr(self):
         return {"peephole": True} if self.peephole else {}
 
+    @property
+    def kernel_kind(self):
+        return "lstm_peephole" if self.peephole else "lstm"
+
+    def _add_kernel_buffers(self, k, lay, steps_kept, states_kept, B, c0):
+        H = self.hidden_size
+        lay["gates"] = np.empty((steps_kept, B, 4 * H), self.dtype)
+        lay["peep"] = self._peep[k]
+        lay["c0"] = np.array(c0[k])
+        lay["c"] = np.empty((states_kept, B, H), self.dtype)
+
     def _init_buffers(self):
         # Peephole weights live in one (3, H) block per layer, which the kernels read directly;
         # params/grads expose its rows under PyTorch-style names.
@@ -507,7 +603,7 @@ class LSTM(_Recurrent):
         H = self.hidden_size
         return {f"weight_c{gate}_l{layer}": (H,) for gate in "ifo"}
 
-    def _forward_layer(self, k, x, h0, c0):
+    def _forward_layer(self, k, x, h0, c0, threads):
         w_ih, w_hh, b_ih, b_hh = self._layer(k)
         T, B, _ = x.shape
         H = self.hidden_size
@@ -515,10 +611,10 @@ class LSTM(_Recurrent):
         c_out = np.empty((T, B, H), self.dtype)
         gates = np.empty((T, B, 4 * H), self.dtype)
         _lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], h0, c0, h_out, c_out,
-                           gates)
+                           gates, threads)
         return {"x": x, "h0": h0, "c0": c0, "h_out": h_out, "c_out": c_out, "gates": gates}
 
-    def _backward_layer(self, k, cache, dout, dh, dc):
+    def _backward_layer(self, k, cache, dout, dh, dc, threads):
         x = cache["x"]
         w_ih, w_hh, _, _ = self._layer(k)
         dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
@@ -526,7 +622,8 @@ class LSTM(_Recurrent):
         dx = np.empty_like(x)
         _lstm.lstm_backward(x, w_ih, w_hh, self._peep[k], self.peephole, cache["h0"],
                             cache["c0"], cache["h_out"], cache["c_out"], cache["gates"], dout,
-                            dh, dc, dgates, dx, dw_ih, dw_hh, db_ih, db_hh, self._dpeep[k])
+                            dh, dc, dgates, dx, dw_ih, dw_hh, db_ih, db_hh, self._dpeep[k],
+                            threads)
         return dx
 
     def _step_layer(self, k, x, h_prev, h, c_prev, c):
