@@ -63,7 +63,14 @@ class _Layout:
             last = last + n * self.step
         elif self.index_kind == "period":
             last = last + n
-        return replace(self, last=last, n_seen=self.n_seen + n)
+        return self._with(last=last, n_seen=self.n_seen + n)
+
+    def _with(self, **changes):
+        """A copy with ``changes``: what dataclasses.replace does, without its per-call field
+        introspection (streaming updates call this once per observation batch)."""
+        copy = object.__new__(_Layout)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
 
     def future_index(self, horizon):
         """The ``horizon`` index labels that follow ``last`` (None for arrays)."""
@@ -943,7 +950,7 @@ class BaseForecaster(BaseEstimator):
                 f"{what} must continue after the last observation seen ({old.last}), but it "
                 f"starts at {new.index[0]}"
             )
-        return replace(old, last=new.index[-1], n_seen=old.n_seen + n)
+        return old._with(last=new.index[-1], n_seen=old.n_seen + n)
 
     def update(self, y, X=None):
         """Advance the model by new observations that follow the data seen so far (no refit).

@@ -6,6 +6,8 @@ step and row), followed by exogenous columns. ``backward`` back-propagates throu
 through the fed-back predictions. The loops are the kernels in ``tsrnn._kernels.closed_loop``.
 """
 
+import threading
+
 import numpy as np
 
 from tsrnn import _kernels
@@ -97,6 +99,7 @@ class RecurrentNetwork:
                 self.init[name] = np.zeros((self.num_layers, self.hidden_size), self.dtype)
                 self.init_grads[name] = np.zeros_like(self.init[name])
         self._cache = None
+        self._inference = {}
 
     # ---------------------------------------------------------------- parameters
     def parameters(self):
@@ -169,6 +172,29 @@ class RecurrentNetwork:
         """Drop what the last training run kept for backward (frees its memory)."""
         self._cache = None
 
+    def _inference_buffers(self, B, h0, c0):
+        """Buffers for runs without cache, made once per thread and batch size.
+
+        Their size does not depend on T, so streaming updates and forecasts reuse them instead
+        of allocating per call; one set per thread keeps concurrent use safe.
+        """
+        key = (threading.get_ident(), B)
+        layers = self._inference.get(key)
+        if layers is None:
+            layers = self._inference[key] = self.rnn._kernel_buffers(1, B, h0, c0, False)
+            return layers
+        for k, lay in enumerate(layers):
+            lay["h0"][...] = h0[k]
+            if c0 is not None:
+                lay["c0"][...] = c0[k]
+        return layers
+
+    def __getstate__(self):
+        # transient buffers are rebuilt on demand, never saved
+        state = dict(self.__dict__)
+        state.update(_cache=None, _inference={})
+        return state
+
     def cached_state(self, step):
         """State after step ``step`` of the last ``run(keep_cache=True)`` (-1: the initial one)."""
         if self._cache is None:
@@ -237,7 +263,10 @@ class RecurrentNetwork:
                                           (T, B, self.hidden_size), self.dtype)
                              for m in dropout_masks]
 
-        layers = self.rnn._kernel_buffers(T, B, h0, c0, keep_cache, dropout_masks)
+        if keep_cache:
+            layers = self.rnn._kernel_buffers(T, B, h0, c0, True, dropout_masks)
+        else:
+            layers = self._inference_buffers(B, h0, c0)
         pred = np.empty((T, B, D), self.dtype)
         threads = _kernels.threads_for(B)
         with _kernels.blas_for(threads):
@@ -247,8 +276,12 @@ class RecurrentNetwork:
                 self.residual, pred, threads)
 
         last = T - 1 if keep_cache else (T - 1) % 2
-        h_n = np.stack([lay["h"][last] for lay in layers])
-        c_n = np.stack([lay["c"][last] for lay in layers]) if self.has_cell_state else None
+        h_n = np.empty_like(h0)
+        c_n = np.empty_like(c0) if self.has_cell_state else None
+        for k, lay in enumerate(layers):
+            h_n[k] = lay["h"][last]
+            if c_n is not None:
+                c_n[k] = lay["c"][last]
         self._cache = {"layers": layers, "teacher": teacher, "shape": (T, B, D)} \
             if keep_cache else None
         return pred, self.rnn._pack_state(h_n, c_n)
