@@ -56,7 +56,7 @@ def test_list_of_series_pools_counts_without_crossing_series():
 def test_deterministic_cycle_is_forecast_exactly(order):
     cycle = np.array([3.0, -1.0, 4.0, 1.5])
     y = pd.Series(np.tile(cycle, 20), index=pd.date_range("2024", periods=80, freq="min"))
-    f = MarkovForecaster(order=order, n_states=4, smoothing=0.0).fit(y)
+    f = MarkovForecaster(order=order, n_states=4, smoothing=0.0, differences=0).fit(y)
     forecast = f.predict(9)
     assert np.allclose(forecast.to_numpy(), np.tile(cycle, 3)[:9])
     assert forecast.index[0] == y.index[-1] + pd.Timedelta("1min")
@@ -184,8 +184,88 @@ def test_exogenous_columns_are_refused():
         ({"n_states": 0}, "n_states"),
         ({"binning": "kmeans"}, "binning"),
         ({"smoothing": -1.0}, "smoothing"),
+        ({"differences": 2}, "differences must be 0 or 1"),
+        ({"differences": True}, "differences must be 0 or 1"),
+        ({"differences": 0.5}, "differences must be 0 or 1"),
     ],
 )
 def test_invalid_parameters_raise(params, message):
     with pytest.raises(ValueError, match=message):
         MarkovForecaster(**params).fit(SEQ)
+
+
+# ---------------------------------------------------------------------------------------------
+# differences=1: a chain over the increments
+# ---------------------------------------------------------------------------------------------
+def random_walk_with_drift(n, drift, rng, scale=1.0):
+    return 100.0 + np.cumsum(drift + scale * rng.normal(size=n))
+
+
+def test_differenced_chain_follows_the_drift_of_a_random_walk():
+    rng = np.random.default_rng(3)
+    y = random_walk_with_drift(3000, drift=0.5, rng=rng)
+    horizon = 200
+    forecast = MarkovForecaster(differences=1).fit(y).predict(horizon)
+    slope = np.polyfit(np.arange(1, horizon + 1), forecast - y[-1], 1)[0]
+    assert slope == pytest.approx(np.mean(np.diff(y)), abs=0.05)
+    assert abs(forecast[0] - y[-1]) < 2.0  # starts from the last value
+    assert forecast[-1] > y.max() + 50  # leaves the training range, as the walk does
+
+
+def test_level_chain_cannot_leave_the_training_range_of_a_trend():
+    y = random_walk_with_drift(3000, drift=0.5, rng=np.random.default_rng(3))
+    forecast = MarkovForecaster(differences=0).fit(y).predict(200)
+    assert forecast.max() <= y.max()
+
+
+def test_differenced_chain_forecasts_a_trend_with_a_deterministic_step_cycle_exactly():
+    steps = np.array([2.0, -1.0, 0.5])
+    y = np.cumsum(np.tile(steps, 30))
+    f = MarkovForecaster(n_states=3, smoothing=0.0, differences=1).fit(y)
+    assert f.bin_means_[0].tolist() == [-1.0, 0.5, 2.0]
+    assert np.allclose(f.predict(7), y[-1] + np.cumsum(np.tile(steps, 3)[:7]))
+
+
+def test_differenced_update_and_context_continue_from_the_last_value():
+    steps = np.array([2.0, -1.0, 0.5])
+    y = np.cumsum(np.tile(steps, 30))
+    f = MarkovForecaster(n_states=3, smoothing=0.0, differences=1).fit(y)
+    new = y[-1] + np.cumsum(steps[:2])  # two more steps: 2.0, -1.0
+    f.update(new)
+    assert np.allclose(f.predict(2), new[-1] + np.array([0.5, 2.5]))
+    assert np.allclose(f.predict(2, context=np.array([10.0, 12.0])), [11.0, 11.5])
+    # A context of one value has no increment: the first step is the mean increment.
+    assert f.predict(1, context=np.array([10.0]))[0] == pytest.approx(10 + np.mean(np.diff(y)))
+
+
+def test_differenced_chain_needs_three_observations():
+    with pytest.raises(ValueError, match="at least 3"):
+        MarkovForecaster(differences=1).fit(np.array([1.0, 2.0]))
+    assert MarkovForecaster(differences=1).fit(np.array([1.0, 2.0, 4.0])).predict(1) > 4.0
+
+
+def test_differenced_intervals_cover_a_random_walk_and_widen_with_the_horizon():
+    rng = np.random.default_rng(5)
+    y = random_walk_with_drift(7000, drift=0.2, rng=rng)
+    f = MarkovForecaster(differences=1).fit(y[:5000])
+    test, h, hits, widths = y[5000:], 10, [], []
+    for t in range(10, test.size - h, 20):
+        lower, upper = f.predict_interval(h, coverage=0.8, context=test[t - 5:t])
+        hits.append((test[t:t + h] >= lower) & (test[t:t + h] <= upper))
+        widths.append(upper - lower)
+    rate = np.mean(hits, axis=0)
+    assert np.all(np.abs(rate - 0.8) < 0.07), rate
+    width = np.mean(widths, axis=0)
+    # A random walk's spread grows like sqrt(h): 10 steps about sqrt(10) times one step.
+    assert width[-1] / width[0] == pytest.approx(np.sqrt(10), rel=0.15)
+    again = f.predict_interval(h, coverage=0.8, context=test[:5])
+    assert np.array_equal(again[0], f.predict_interval(h, coverage=0.8, context=test[:5])[0])
+
+
+def test_differenced_chain_keeps_one_last_value_per_series_and_column():
+    a = pd.DataFrame({"x": np.arange(10.0), "y": 2.0 * np.arange(10.0)})
+    b = pd.DataFrame({"x": 50.0 - np.arange(10.0), "y": np.full(10, 7.0)})
+    f = MarkovForecaster(n_states=2, smoothing=0.0, differences=1).fit([a, b])
+    first, second = f.predict(2)
+    assert np.allclose(first["x"], [10.0, 11.0]) and np.allclose(first["y"], [20.0, 22.0])
+    assert np.allclose(second["x"], [40.0, 39.0]) and np.allclose(second["y"], [7.0, 7.0])
