@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.arima.model import ARIMA
 
-from tsrnn.forecasters.arima import ARIMAForecaster
+from tsrnn.forecasters.arima import ARIMAForecaster, ndiffs
 
 
 def simulate_ar2(n, seed, phi=(0.6, -0.3), mean=0.0):
@@ -96,6 +96,21 @@ def test_auto_order_differences_a_random_walk_once(test):
     y = np.cumsum(rng.normal(size=200)) + 50
     f = ARIMAForecaster(max_p=1, max_q=1, information_criterion="bic", test=test).fit(y)
     assert f.order_[1] == 1
+
+
+@pytest.mark.parametrize("test", ["kpss", "adf"])
+def test_ndiffs_counts_the_integrations_of_white_noise(test):
+    # Seed 0 is a draw on which neither test errs at alpha=0.05.
+    noise = np.random.default_rng(0).normal(size=500)
+    walk = np.cumsum(noise)
+    assert [ndiffs(x, test=test) for x in (noise, walk, np.cumsum(walk))] == [0, 1, 2]
+    assert ndiffs(np.cumsum(walk), test=test, max_d=1) == 1
+
+
+def test_ndiffs_needs_no_differences_for_short_or_constant_series_and_checks_the_test():
+    assert ndiffs(np.arange(7.0)) == 0 and ndiffs(np.full(50, 3.0)) == 0
+    with pytest.raises(ValueError, match="test must be one of"):
+        ndiffs(np.arange(50.0), test="pp")
 
 
 def test_list_of_series_fits_one_model_each():

@@ -12,7 +12,7 @@ from tsrnn._kernels import single_threaded_blas
 
 from ._base import BaseForecaster
 
-__all__ = ["ARIMAForecaster"]
+__all__ = ["ARIMAForecaster", "ndiffs"]
 
 _CRITERIA = ("aic", "bic")
 _TESTS = ("kpss", "adf")
@@ -27,6 +27,63 @@ def _is_order(value, length):
             for v in value
         )
     )
+
+
+def ndiffs(y, test="kpss", alpha=0.05, max_d=2):
+    """How many first differences make ``y`` stationary, by repeated stationarity tests.
+
+    Difference while KPSS rejects level stationarity (``test="kpss"``) or ADF fails to reject
+    a unit root (``test="adf"``) at level ``alpha``, up to ``max_d`` times: the choice of ``d``
+    in :class:`ARIMAForecaster`'s automatic order search.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Finite values.
+    test : {"kpss", "adf"}, default="kpss"
+    alpha : float, default=0.05
+        Significance level.
+    max_d : int, default=2
+        Most differences returned.
+
+    Returns
+    -------
+    int
+        In ``0..max_d``. A series shorter than 8 values or constant needs no (more) differences;
+        a test that fails to compute counts as stationary.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn.forecasters.arima import ndiffs
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.normal(size=500)
+    >>> ndiffs(noise), ndiffs(np.cumsum(noise)), ndiffs(np.cumsum(np.cumsum(noise)))
+    (0, 1, 2)
+    """
+    from statsmodels.tsa.stattools import adfuller, kpss
+
+    if test not in _TESTS:
+        raise ValueError(f"test must be one of {_TESTS}, got {test!r}")
+    x = np.asarray(y, dtype=np.float64).ravel()
+    for d in range(max_d + 1):
+        if x.size < 8 or np.ptp(x) == 0:
+            return d
+        try:
+            # The tests' own warnings (p-value beyond the look-up table, API notices) say
+            # nothing about the series; keep them out of the fit's summary.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if test == "kpss":
+                    stationary = kpss(x, regression="c", nlags="auto")[1] >= alpha
+                else:
+                    stationary = adfuller(x, autolag="AIC")[1] < alpha
+        except (ValueError, np.linalg.LinAlgError):
+            stationary = True
+        if stationary:
+            return d
+        x = np.diff(x)
+    return max_d
 
 
 def _summarise(caught, name):
@@ -175,31 +232,12 @@ class ARIMAForecaster(BaseForecaster):
         return ARIMA(y, exog=X, order=order, seasonal_order=self._seasonal(), trend=self.trend)
 
     def _choose_d(self, y):
-        from statsmodels.tsa.stattools import adfuller, kpss
-
         P, D, Q, s = self._seasonal()
         x = y
         for _ in range(D):
             if x.size > s:
                 x = x[s:] - x[:-s]
-        for d in range(self.max_d + 1):
-            if x.size < 8 or np.ptp(x) == 0:
-                return d
-            try:
-                # The tests' own warnings (p-value beyond the look-up table, API notices) say
-                # nothing about the fit; keep them out of the summary.
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    if self.test == "kpss":
-                        stationary = kpss(x, regression="c", nlags="auto")[1] >= self.alpha
-                    else:
-                        stationary = adfuller(x, autolag="AIC")[1] < self.alpha
-            except (ValueError, np.linalg.LinAlgError):
-                stationary = True
-            if stationary:
-                return d
-            x = np.diff(x)
-        return self.max_d
+        return ndiffs(x, test=self.test, alpha=self.alpha, max_d=self.max_d)
 
     def _select_order(self, y, X):
         """Pick ``d`` by stationarity tests, then the (p, q) with the lowest criterion.
