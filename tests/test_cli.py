@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tsrnn import RNNForecaster, cli
-from tsrnn.cli import main, make_forecaster, read_csv_series, run_comparison
+from tsrnn.cli import main, make_forecaster, run_comparison
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -285,7 +285,7 @@ def test_irregular_times_are_an_error(capsys, tmp_path):
 
 
 def test_debug_shows_the_traceback(hourly_csv):
-    with pytest.raises(cli.CommandError, match="not found"):
+    with pytest.raises(ValueError, match="not found"):
         main(["forecast", str(hourly_csv), "--column", "nope", "--horizon", "2", "--debug"])
 
 
@@ -307,15 +307,6 @@ def test_forecast_continues_a_duration_time_column(capsys, tmp_path):
     forecast = pd.read_csv(pd.io.common.StringIO(out))
     assert pd.to_timedelta(forecast["elapsed"]).tolist() == [pd.Timedelta(seconds=50),
                                                              pd.Timedelta(seconds=51)]
-
-
-def test_read_csv_series_uses_the_named_time_column(tmp_path):
-    path = tmp_path / "two_times.csv"
-    pd.DataFrame({"id": [9, 3, 7, 1], "day": pd.date_range("2024-01-01", periods=4, freq="D"),
-                  "v": [1.0, 2.0, 3.0, 4.0]}).to_csv(path, index=False)
-    data = read_csv_series(path, "v", time_column="day")
-    assert data.time_kind == "datetime"
-    assert data.series.index.freq is not None and data.series.tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
     Rolling-origin scores of one model on a CSV column, per origin and on average.
 
 Run ``tsrnn COMMAND --help`` for the options. The same comparison is available from Python as
-:func:`run_comparison`. :func:`main` returns an exit code; errors print one line on stderr
+:func:`run_comparison`; CSV files are read by :func:`tsrnn.datasets.read_csv_series`. :func:`main` returns an exit code; errors print one line on stderr
 (``--debug`` shows the traceback instead).
 """
 from __future__ import annotations
@@ -26,12 +26,14 @@ import numpy as np
 import pandas as pd
 
 from tsrnn._kernels import single_threaded_blas
+from tsrnn._timesteps import describe_steps, index_step
+from tsrnn.datasets import read_csv_series
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster, NaiveForecaster,
                                RNNForecaster)
 from tsrnn.metrics import mae, rmse, smape
 
 __all__ = ["main", "build_parser", "run_comparison", "format_comparison", "make_forecaster",
-           "read_csv_series", "ComparisonResult", "CsvSeries", "CommandError", "MODEL_NAMES"]
+           "ComparisonResult", "CommandError", "MODEL_NAMES"]
 
 MODEL_NAMES = ("lstm", "gru", "arima", "markov", "naive")
 """Models the command knows, in the order ``compare`` runs them by default."""
@@ -173,52 +175,6 @@ def _backtest_metrics():
         "smape": lambda t, p: _score(smape, t, p),
         "mase": mase,
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Describing steps in time units
-# ---------------------------------------------------------------------------------------------
-def _format_seconds(seconds):
-    if seconds < 0.05:
-        return f"{1000 * seconds:.3g} ms"
-    if seconds < 60:
-        return f"{seconds:.3g} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.3g} min"
-    if seconds < 86400:
-        return f"{seconds / 3600:.3g} h"
-    return f"{seconds / 86400:.3g} days"
-
-
-def _step_of(index):
-    """The spacing of a pandas index (offset or Timedelta or int), or None."""
-    if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex, pd.PeriodIndex)):
-        if index.freq is not None:
-            return index.freq
-        if len(index) >= 3:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                freq = pd.infer_freq(index)
-            if freq is not None:
-                return pd.tseries.frequencies.to_offset(freq)
-    return None
-
-
-def _describe_steps(n, step):
-    """``n`` steps of ``step`` in words, e.g. "0.1 s", "52 weeks"; "" when unknown."""
-    if step is None:
-        return ""
-    if isinstance(step, pd.offsets.Tick):
-        return _format_seconds(n * pd.Timedelta(step).total_seconds())
-    names = ((pd.offsets.Week, "week"), (pd.offsets.Day, "day"), (pd.offsets.BusinessDay,
-             "business day"), (pd.offsets.MonthBegin, "month"), (pd.offsets.MonthEnd, "month"),
-             (pd.offsets.QuarterBegin, "quarter"), (pd.offsets.QuarterEnd, "quarter"),
-             (pd.offsets.YearBegin, "year"), (pd.offsets.YearEnd, "year"))
-    for kind, word in names:
-        if isinstance(step, kind):
-            count = n * step.n
-            return f"{count} {word}{'s' if count != 1 else ''}"
-    return f"{n} x {step.freqstr}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,13 +444,13 @@ def run_comparison(y, models=MODEL_NAMES, horizons=(36, 180), n_origins=_DEFAULT
                      f"(random_state={random_state}).")
     if "markov" in models:
         notes.append("markov: MarkovForecaster with its default parameters.")
-    freq = _step_of(y.index)
+    freq = index_step(y.index)
     return ComparisonResult(
         table=table, forecasts=forecasts, step_mae=step_frame, y=y, models=models,
         horizons=horizons, origins=origins, origin_step=step, n_train=n_train,
         context_length=context_length, scale=protocol.scale, notes=notes, title=title,
         value_label=str(y.name) if y.name is not None else "",
-        step_note=f" (1 step = {_describe_steps(1, freq)})" if freq is not None else "",
+        step_note=f" (1 step = {describe_steps(1, freq)})" if freq is not None else "",
     )
 
 
@@ -517,10 +473,10 @@ def format_comparison(result):
     >>> result = run_comparison(np.arange(100.0), models=["naive"], horizons=[2], n_origins=3)
     >>> print(format_comparison(result))  # doctest: +SKIP
     """
-    step = _step_of(result.y.index)
+    step = index_step(result.y.index)
     n = len(result.y)
     n_test = n - result.n_train
-    spans = [_describe_steps(h, step) for h in result.horizons]
+    spans = [describe_steps(h, step) for h in result.horizons]
     horizon_text = ", ".join(f"{h} ({s})" if s else str(h) for h, s in zip(result.horizons, spans))
     context = ("all observations before its origin" if result.context_length is None
                else f"(up to) the last {result.context_length:,} observations before its "
@@ -536,7 +492,7 @@ def format_comparison(result):
     shown = pd.DataFrame({
         "model": result.table["model"],
         "horizon": [
-            f"{h} ({_describe_steps(h, step)})" if step is not None else str(h)
+            f"{h} ({describe_steps(h, step)})" if step is not None else str(h)
             for h in result.table["horizon"]
         ],
         "MASE": result.table["mase"].map(lambda v: f"{v:.3f}"),
@@ -556,216 +512,6 @@ def format_comparison(result):
     )
     lines.extend(result.notes)
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a CSV column
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class CsvSeries:
-    """One column of a CSV file as a regularly spaced series.
-
-    Attributes
-    ----------
-    series : pandas.Series
-        Float values indexed by the parsed time column (DatetimeIndex, TimedeltaIndex for
-        fractional seconds, or an integer index), on a regular grid: rows missing from the
-        grid were inserted as NaN.
-    time_name : str
-        Name of the time column.
-    time_kind : {"datetime", "timedelta", "seconds", "int"}
-        How the time column was read ("seconds": numbers with fractions, read as seconds).
-    notes : list of str
-        What was changed on the way (sorted rows, inserted timestamps).
-    """
-
-    series: pd.Series
-    time_name: str
-    time_kind: str
-    notes: list = field(default_factory=list)
-
-    def output_times(self, index):
-        """Index labels in the file's own time format (seconds stay numbers)."""
-        if self.time_kind == "seconds":
-            return np.asarray(index.total_seconds())
-        return index
-
-
-def _columns_text(frame):
-    names = [repr(str(c)) for c in frame.columns]
-    return ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-
-
-def _parse_time(column, name):
-    """Parse a time column: returns (index, kind)."""
-    if column.isna().any():
-        row = int(np.flatnonzero(column.isna().to_numpy())[0])
-        raise CommandError(f"the time column {name!r} is empty in row {row + 1}")
-    if pd.api.types.is_bool_dtype(column.dtype):
-        raise CommandError(f"the time column {name!r} holds booleans, not times")
-    if pd.api.types.is_numeric_dtype(column.dtype):
-        numbers = column.to_numpy(dtype=np.float64)
-        if np.all(numbers == np.round(numbers)):
-            return pd.Index(numbers.astype(np.int64), name=name), "int"
-        nanos = np.round(numbers * 1e9).astype(np.int64)
-        return pd.TimedeltaIndex(nanos, name=name), "seconds"
-    try:  # durations first: to_datetime would read "00:00:01.5" as a time of today
-        return pd.TimedeltaIndex(pd.to_timedelta(column), name=name).as_unit("ns"), "timedelta"
-    except (ValueError, TypeError, OverflowError):
-        pass
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            index = pd.DatetimeIndex(pd.to_datetime(column), name=name)
-        return index.as_unit("ns"), "datetime"
-    except (ValueError, TypeError, OverflowError) as exc:
-        date_error = exc
-    first = str(column.iloc[0])
-    raise CommandError(
-        f"cannot read the time column {name!r} as dates, durations or numbers (first value "
-        f"{first!r}: {str(date_error).splitlines()[0]}); name another one with --time-column"
-    )
-
-
-def _regular(series, kind):
-    """Put ``series`` on a regular grid; returns (series, number of inserted rows)."""
-    index = series.index
-    if len(index) < 3:
-        return series, 0
-    if kind in ("datetime", "timedelta", "seconds"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            freq = pd.infer_freq(index)
-        if freq is not None:
-            # Already regular: record the frequency (Series.asfreq refuses durations).
-            make = pd.DatetimeIndex if kind == "datetime" else pd.TimedeltaIndex
-            return series.set_axis(make(index, freq=freq)), 0
-        ticks = index.asi8.astype(np.float64)
-    else:
-        ticks = index.to_numpy().astype(np.float64)
-    gaps = np.diff(ticks)
-    step = float(np.median(gaps))
-    position = (ticks - ticks[0]) / step
-    slot = np.round(position).astype(np.int64)
-    if step <= 0 or np.any(np.abs(position - slot) > 0.01) or np.any(np.diff(slot) < 1):
-        raise CommandError(
-            f"the times in {index.name!r} are not evenly spaced (median step "
-            f"{_describe_tick(step, kind)}); forecasting needs a regular sampling rate: "
-            f"resample the file first"
-        )
-    values = np.full(slot[-1] + 1, np.nan)
-    values[slot] = series.to_numpy(dtype=np.float64)
-    grid_ticks = ticks[0] + step * np.arange(slot[-1] + 1)
-    if kind == "datetime":
-        grid = pd.DatetimeIndex(np.round(grid_ticks).astype(np.int64).astype("M8[ns]"),
-                                name=index.name)
-        if index.tz is not None:
-            grid = grid.tz_localize("UTC").tz_convert(index.tz)
-        grid = pd.DatetimeIndex(grid, freq=pd.Timedelta(int(round(step)), "ns"))
-    elif kind in ("timedelta", "seconds"):
-        grid = pd.TimedeltaIndex(np.round(grid_ticks).astype(np.int64), name=index.name,
-                                 freq=pd.Timedelta(int(round(step)), "ns"))
-    else:
-        if step != round(step):
-            raise CommandError(f"the integer times in {index.name!r} have an uneven step")
-        grid = pd.Index(np.round(grid_ticks).astype(np.int64), name=index.name)
-    return pd.Series(values, index=grid, name=series.name), int(grid.size - len(index))
-
-
-def _describe_tick(step, kind):
-    if kind == "int":
-        return f"{step:g}"
-    return _format_seconds(step / 1e9)
-
-
-def read_csv_series(path, column, time_column=None):
-    """Read one numeric column of a CSV file, indexed by its time column.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A CSV file with a header row.
-    column : str
-        The column to forecast.
-    time_column : str, optional
-        The column with the times; default: the first column. Dates and date-times become a
-        DatetimeIndex, durations ("00:00:01.5") a TimedeltaIndex, whole numbers an integer
-        index (step counts) and fractional numbers seconds (a TimedeltaIndex).
-
-    Returns
-    -------
-    CsvSeries
-        Rows sorted by time and put on a regular grid (missing rows inserted as NaN).
-
-    Raises
-    ------
-    tsrnn.cli.CommandError
-        For a missing or unreadable file, an unknown column, non-numeric values, unparseable,
-        duplicate or unevenly spaced times.
-
-    Examples
-    --------
-    >>> from tsrnn.cli import read_csv_series
-    >>> data = read_csv_series("sensor.csv", "temperature")  # doctest: +SKIP
-    >>> data.series.index.freq  # doctest: +SKIP
-    <Minute>
-    """
-    path = Path(path)
-    if not path.exists():
-        raise CommandError(f"file not found: {path}")
-    if path.is_dir():
-        raise CommandError(f"{path} is a directory, not a CSV file")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise CommandError(f"cannot read {path} as CSV: {str(exc).strip()}") from None
-    frame.columns = [str(c) for c in frame.columns]
-    if column not in frame.columns:
-        raise CommandError(
-            f"column {column!r} not found in {path}; its columns are {_columns_text(frame)}"
-        )
-    if time_column is None:
-        time_column = frame.columns[0]
-        if time_column == column:
-            raise CommandError(
-                f"{column!r} is the first column of {path}, which is read as the time column; "
-                f"name the time column with --time-column"
-            )
-    elif time_column not in frame.columns:
-        raise CommandError(
-            f"time column {time_column!r} not found in {path}; its columns are "
-            f"{_columns_text(frame)}"
-        )
-    elif time_column == column:
-        raise CommandError(f"--time-column and --column are both {column!r}")
-    if len(frame) == 0:
-        raise CommandError(f"{path} has no data rows")
-    raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise CommandError(
-            f"column {column!r} has non-numeric values, e.g. {raw.iloc[row]!r} in row {row + 1}"
-        )
-    index, kind = _parse_time(frame[time_column], time_column)
-    series = pd.Series(values.to_numpy(dtype=np.float64), index=index, name=column)
-    notes = []
-    if not series.index.is_monotonic_increasing:
-        series = series.sort_index(kind="stable")
-        notes.append("rows sorted by time")
-    if series.index.has_duplicates:
-        dupes = series.index[series.index.duplicated()][:3]
-        raise CommandError(
-            f"the time column {time_column!r} repeats some times, e.g. "
-            f"{[str(d) for d in dupes]}; aggregate the duplicates first"
-        )
-    series, inserted = _regular(series, kind)
-    if inserted:
-        notes.append(f"{inserted} missing time step(s) inserted as gaps")
-    if series.notna().sum() < 2:
-        raise CommandError(f"column {column!r} has fewer than 2 numeric values")
-    return CsvSeries(series, time_column, kind, notes)
 
 
 # ---------------------------------------------------------------------------------------------

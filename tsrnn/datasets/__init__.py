@@ -1,4 +1,5 @@
-"""Example signals: an ECG recording shipped with the package, and CO2 from statsmodels."""
+"""Example signals (an ECG recording shipped with the package, CO2 from statsmodels) and a
+reader for your own: one column of a CSV file as a regularly spaced series."""
 from __future__ import annotations
 
 from importlib import resources
@@ -6,7 +7,9 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_ecg", "load_co2"]
+from .csv import CsvSeries, read_csv_series
+
+__all__ = ["load_ecg", "load_co2", "read_csv_series", "CsvSeries"]
 
 ECG_SAMPLING_RATE = 360
 """Sampling rate of :func:`load_ecg`, in Hz."""

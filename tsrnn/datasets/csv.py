@@ -1,0 +1,229 @@
+"""Read one column of a CSV file as a regularly spaced time series."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tsrnn._timesteps import format_seconds
+
+__all__ = ["read_csv_series", "CsvSeries"]
+
+
+@dataclass
+class CsvSeries:
+    """One column of a CSV file as a regularly spaced series.
+
+    Attributes
+    ----------
+    series : pandas.Series
+        Float values indexed by the parsed time column (DatetimeIndex, TimedeltaIndex for
+        fractional seconds, or an integer index), on a regular grid: rows missing from the
+        grid were inserted as NaN.
+    time_name : str
+        Name of the time column.
+    time_kind : {"datetime", "timedelta", "seconds", "int"}
+        How the time column was read ("seconds": numbers with fractions, read as seconds).
+    notes : list of str
+        What was changed on the way (sorted rows, inserted timestamps).
+    """
+
+    series: pd.Series
+    time_name: str
+    time_kind: str
+    notes: list = field(default_factory=list)
+
+    def output_times(self, index):
+        """Index labels in the file's own time format (seconds stay numbers)."""
+        if self.time_kind == "seconds":
+            return np.asarray(index.total_seconds())
+        return index
+
+
+def _columns_text(frame):
+    names = [repr(str(c)) for c in frame.columns]
+    return ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+
+
+def _parse_time(column, name):
+    """Parse a time column: returns (index, kind)."""
+    if column.isna().any():
+        row = int(np.flatnonzero(column.isna().to_numpy())[0])
+        raise ValueError(f"the time column {name!r} is empty in row {row + 1}")
+    if pd.api.types.is_bool_dtype(column.dtype):
+        raise ValueError(f"the time column {name!r} holds booleans, not times")
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        numbers = column.to_numpy(dtype=np.float64)
+        if np.all(numbers == np.round(numbers)):
+            return pd.Index(numbers.astype(np.int64), name=name), "int"
+        nanos = np.round(numbers * 1e9).astype(np.int64)
+        return pd.TimedeltaIndex(nanos, name=name), "seconds"
+    try:  # durations first: to_datetime would read "00:00:01.5" as a time of today
+        return pd.TimedeltaIndex(pd.to_timedelta(column), name=name).as_unit("ns"), "timedelta"
+    except (ValueError, TypeError, OverflowError):
+        pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            index = pd.DatetimeIndex(pd.to_datetime(column), name=name)
+        return index.as_unit("ns"), "datetime"
+    except (ValueError, TypeError, OverflowError) as exc:
+        date_error = exc
+    first = str(column.iloc[0])
+    raise ValueError(
+        f"cannot read the time column {name!r} as dates, durations or numbers (first value "
+        f"{first!r}: {str(date_error).splitlines()[0]}); name another one (time_column, or "
+        f"--time-column on the command line)"
+    )
+
+
+def _regular(series, kind):
+    """Put ``series`` on a regular grid; returns (series, number of inserted rows)."""
+    index = series.index
+    if len(index) < 3:
+        return series, 0
+    if kind in ("datetime", "timedelta", "seconds"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            freq = pd.infer_freq(index)
+        if freq is not None:
+            # Already regular: record the frequency (Series.asfreq refuses durations).
+            make = pd.DatetimeIndex if kind == "datetime" else pd.TimedeltaIndex
+            return series.set_axis(make(index, freq=freq)), 0
+        ticks = index.asi8.astype(np.float64)
+    else:
+        ticks = index.to_numpy().astype(np.float64)
+    gaps = np.diff(ticks)
+    step = float(np.median(gaps))
+    position = (ticks - ticks[0]) / step
+    slot = np.round(position).astype(np.int64)
+    if step <= 0 or np.any(np.abs(position - slot) > 0.01) or np.any(np.diff(slot) < 1):
+        raise ValueError(
+            f"the times in {index.name!r} are not evenly spaced (median step "
+            f"{_describe_tick(step, kind)}); forecasting needs a regular sampling rate: "
+            f"resample the file first"
+        )
+    values = np.full(slot[-1] + 1, np.nan)
+    values[slot] = series.to_numpy(dtype=np.float64)
+    grid_ticks = ticks[0] + step * np.arange(slot[-1] + 1)
+    if kind == "datetime":
+        grid = pd.DatetimeIndex(np.round(grid_ticks).astype(np.int64).astype("M8[ns]"),
+                                name=index.name)
+        if index.tz is not None:
+            grid = grid.tz_localize("UTC").tz_convert(index.tz)
+        grid = pd.DatetimeIndex(grid, freq=pd.Timedelta(int(round(step)), "ns"))
+    elif kind in ("timedelta", "seconds"):
+        grid = pd.TimedeltaIndex(np.round(grid_ticks).astype(np.int64), name=index.name,
+                                 freq=pd.Timedelta(int(round(step)), "ns"))
+    else:
+        if step != round(step):
+            raise ValueError(f"the integer times in {index.name!r} have an uneven step")
+        grid = pd.Index(np.round(grid_ticks).astype(np.int64), name=index.name)
+    return pd.Series(values, index=grid, name=series.name), int(grid.size - len(index))
+
+
+def _describe_tick(step, kind):
+    if kind == "int":
+        return f"{step:g}"
+    return format_seconds(step / 1e9)
+
+
+def read_csv_series(path, column, time_column=None):
+    """Read one numeric column of a CSV file, indexed by its time column.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A CSV file with a header row.
+    column : str
+        The column to forecast.
+    time_column : str, optional
+        The column with the times; default: the first column. Dates and date-times become a
+        DatetimeIndex, durations ("00:00:01.5") a TimedeltaIndex, whole numbers an integer
+        index (step counts) and fractional numbers seconds (a TimedeltaIndex).
+
+    Returns
+    -------
+    CsvSeries
+        Rows sorted by time and put on a regular grid (missing rows inserted as NaN).
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        When ``path`` is not a file.
+    ValueError
+        For a file that is not CSV, an unknown column, non-numeric values, or times that are
+        unparseable, repeated or unevenly spaced.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from tsrnn.datasets import read_csv_series
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "sensor.csv"
+    >>> _ = path.write_text("time,temperature\\n2024-05-01 10:00,20.5\\n2024-05-01 10:01,20.7\\n"
+    ...                     "2024-05-01 10:02,20.9\\n2024-05-01 10:04,20.6\\n")
+    >>> data = read_csv_series(path, "temperature")
+    >>> data.series.tolist(), data.series.index.freq, data.time_kind
+    ([20.5, 20.7, 20.9, nan, 20.6], <Minute>, 'datetime')
+    >>> data.notes
+    ['1 missing time step(s) inserted as gaps']
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"file not found: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a CSV file")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path} as CSV: {str(exc).strip()}") from None
+    frame.columns = [str(c) for c in frame.columns]
+    if column not in frame.columns:
+        raise ValueError(
+            f"column {column!r} not found in {path}; its columns are {_columns_text(frame)}"
+        )
+    if time_column is None:
+        time_column = frame.columns[0]
+        if time_column == column:
+            raise ValueError(
+                f"{column!r} is the first column of {path}, which is read as the time column; "
+                f"name the time column (time_column, or --time-column on the command line)"
+            )
+    elif time_column not in frame.columns:
+        raise ValueError(
+            f"time column {time_column!r} not found in {path}; its columns are "
+            f"{_columns_text(frame)}"
+        )
+    elif time_column == column:
+        raise ValueError(f"the time column and the value column are both {column!r}")
+    if len(frame) == 0:
+        raise ValueError(f"{path} has no data rows")
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"column {column!r} has non-numeric values, e.g. {raw.iloc[row]!r} in row {row + 1}"
+        )
+    index, kind = _parse_time(frame[time_column], time_column)
+    series = pd.Series(values.to_numpy(dtype=np.float64), index=index, name=column)
+    notes = []
+    if not series.index.is_monotonic_increasing:
+        series = series.sort_index(kind="stable")
+        notes.append("rows sorted by time")
+    if series.index.has_duplicates:
+        dupes = series.index[series.index.duplicated()][:3]
+        raise ValueError(
+            f"the time column {time_column!r} repeats some times, e.g. "
+            f"{[str(d) for d in dupes]}; aggregate the duplicates first"
+        )
+    series, inserted = _regular(series, kind)
+    if inserted:
+        notes.append(f"{inserted} missing time step(s) inserted as gaps")
+    if series.notna().sum() < 2:
+        raise ValueError(f"column {column!r} has fewer than 2 numeric values")
+    return CsvSeries(series, time_column, kind, notes)
