@@ -180,3 +180,65 @@ def test_bad_arguments_raise_before_the_kernel_runs():
         net.backward(np.zeros((4, 2, 1), np.float32))
     with pytest.raises(ValueError, match="cell"):
         RecurrentNetwork("transformer", 1)
+
+
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_all_true_inputs_take_the_layer_path_with_exact_gradients(cell, options, num_layers):
+    """With every input true the network runs layer by layer; its gradients (with dropout,
+    exogenous columns and a residual head) still match finite differences."""
+    rng = np.random.default_rng(7)
+    T, B, D, E, H = 5, 2, 2, 1, 3
+    net = RecurrentNetwork(cell, D, E, H, num_layers, residual=True, dtype=np.float64,
+                           random_state=5, **options)
+    net.head.reset_parameters(1)  # a non-zero residual head
+    y, exog = rng.standard_normal((T, B, D)), rng.standard_normal((T, B, E))
+    teacher = np.ones((T, B), bool)
+    state = random_state(net, B, rng)
+    masks = [(rng.random((T, B, H)) < 0.7) / 0.7 for _ in range(num_layers - 1)] or None
+    weights = rng.standard_normal((T, B, D))
+
+    def loss():
+        pred, final = net.run(y, teacher, exog, state, keep_cache=True, dropout_masks=masks)
+        return np.sum(pred * weights) + 0.5 * np.sum(hidden(final, net) ** 2), final
+
+    _, final = loss()
+    assert net._cache["mode"] == "layers"
+    dfinal = hidden(final, net)
+    dstate = (dfinal, np.zeros_like(dfinal)) if net.has_cell_state else dfinal
+    dstate0 = net.backward(weights, dstate)
+    for name, value, grad in list(net.parameters()) + [("h0", hidden(state, net), None)]:
+        numeric = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            old = value[index]
+            value[index] = old + 1e-6
+            plus = loss()[0]
+            value[index] = old - 1e-6
+            minus = loss()[0]
+            value[index] = old
+            numeric[index] = (plus - minus) / 2e-6
+        analytic = hidden(dstate0, net) if grad is None else grad
+        assert relative_error(analytic, numeric) < 1e-6, name
+
+
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+def test_layer_path_and_closed_loop_agree(cell, options):
+    """The same window through both paths: one false input at the very end changes nothing
+    before it, so predictions and gradients of the other steps agree."""
+    rng = np.random.default_rng(8)
+    T, B, D, H = 6, 3, 1, 4
+    net = RecurrentNetwork(cell, D, 0, H, 2, dtype=np.float64, random_state=2, **options)
+    y = rng.standard_normal((T, B, D))
+    state = random_state(net, B, rng)
+    dpred = rng.standard_normal((T, B, D))
+    dpred[-1] = 0
+    forced = np.ones((T, B), bool)
+    mixed = forced.copy()
+    mixed[-1, 0] = False
+    results = []
+    for teacher in (forced, mixed):
+        pred, _ = net.run(y, teacher, state=state, keep_cache=True)
+        net.backward(dpred)
+        results.append([pred[:-1]] + [g.copy() for _, _, g in net.parameters()])
+    for a, b in zip(*results):
+        assert relative_error(a, b) < 1e-12

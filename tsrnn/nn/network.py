@@ -199,13 +199,18 @@ class RecurrentNetwork:
         """State after step ``step`` of the last ``run(keep_cache=True)`` (-1: the initial one)."""
         if self._cache is None:
             raise ValueError("cached_state needs a run(..., keep_cache=True) first")
-        layers = self._cache["layers"]
+        if self._cache["mode"] == "layers":
+            layers = [{"h0": c["h0"], "h": c["h_out"], "c0": c.get("c0"), "c": c.get("c_out")}
+                      for c in self._cache["caches"]]
+        else:
+            layers = self._cache["layers"]
         key = "h0" if step < 0 else "h"
         h = np.stack([lay[key] if step < 0 else lay[key][step] for lay in layers])
         if not self.has_cell_state:
             return h
         key = "c0" if step < 0 else "c"
         return h, np.stack([lay[key] if step < 0 else lay[key][step] for lay in layers])
+
     # ---------------------------------------------------------------- passes
     def run(self, y, teacher, exog=None, state=None, first_pred=None, keep_cache=False,
             dropout_masks=None):
@@ -263,6 +268,8 @@ class RecurrentNetwork:
                                           (T, B, self.hidden_size), self.dtype)
                              for m in dropout_masks]
 
+        if keep_cache and teacher.all():
+            return self._run_teacher_forced(y, exog, h0, c0, dropout_masks)
         if keep_cache:
             layers = self.rnn._kernel_buffers(T, B, h0, c0, True, dropout_masks)
         else:
@@ -282,9 +289,55 @@ class RecurrentNetwork:
             h_n[k] = lay["h"][last]
             if c_n is not None:
                 c_n[k] = lay["c"][last]
-        self._cache = {"layers": layers, "teacher": teacher, "shape": (T, B, D)} \
-            if keep_cache else None
+        self._cache = {"mode": "closed", "layers": layers, "teacher": teacher,
+                       "shape": (T, B, D)} if keep_cache else None
         return pred, self.rnn._pack_state(h_n, c_n)
+
+    def _run_teacher_forced(self, y, exog, h0, c0, masks):
+        """A training run in which every input is true: nothing is fed back, so each layer
+        runs over the whole window at once (one product projects all its inputs) and the head
+        is one product over all steps, as in the layers' own forward pass."""
+        T, B, D = y.shape
+        H, L = self.hidden_size, self.num_layers
+        x = np.ascontiguousarray(y if exog is None else np.concatenate([y, exog], axis=2))
+        threads = _kernels.threads_for(B)
+        caches = []
+        h_n = np.empty_like(h0)
+        c_n = np.empty_like(c0) if c0 is not None else None
+        with _kernels.blas_for(threads):
+            for k in range(L):
+                cache = self.rnn._forward_layer(k, x, h0[k].copy(),
+                                                None if c0 is None else c0[k].copy(), threads)
+                caches.append(cache)
+                x = cache["h_out"]
+                h_n[k] = x[-1]
+                if c_n is not None:
+                    c_n[k] = cache["c_out"][-1]
+                if masks is not None and k + 1 < L:
+                    x = x * masks[k]
+        top = caches[-1]["h_out"].reshape(T * B, H)
+        pred = (top @ self.head.params["weight"].T + self.head.params["bias"]).reshape(T, B, D)
+        if self.residual:
+            pred += y
+        self._cache = {"mode": "layers", "caches": caches, "masks": masks, "shape": (T, B, D)}
+        return pred, self.rnn._pack_state(h_n, c_n)
+
+    def _backward_teacher_forced(self, dpred, dh, dc):
+        """Backward of ``_run_teacher_forced``: the head once, then layer by layer."""
+        T, B, D = dpred.shape
+        H = self.hidden_size
+        caches, masks = self._cache["caches"], self._cache["masks"]
+        flat = dpred.reshape(T * B, D)
+        self.head.grads["weight"][...] = flat.T @ caches[-1]["h_out"].reshape(T * B, H)
+        self.head.grads["bias"][...] = flat.sum(axis=0)
+        dout = (flat @ self.head.params["weight"]).reshape(T, B, H)
+        threads = _kernels.threads_for(B)
+        with _kernels.blas_for(threads):
+            for k in range(self.num_layers - 1, -1, -1):
+                dx = self.rnn._backward_layer(k, caches[k], dout, dh[k],
+                                              None if dc is None else dc[k], threads)
+                if k > 0:
+                    dout = dx * masks[k - 1] if masks is not None else dx
 
     def backward(self, dpred, dstate=None):
         """Back-propagate the last ``run(keep_cache=True)``; fill every parameter's gradient.
@@ -305,6 +358,9 @@ class RecurrentNetwork:
         dpred = _check_array(dpred, "dpred (T, B, D)", (T, B, D), self.dtype)
         dh, dc = self.rnn._check_state(dstate, B, name="dstate")
         dh, dc = dh.copy(), (dc.copy() if dc is not None else None)
+        if self._cache["mode"] == "layers":
+            self._backward_teacher_forced(dpred, dh, dc)
+            return self.rnn._pack_state(dh, dc)
         layers = self._cache["layers"]
         G = self.rnn._gate_count * self.hidden_size
         for k, lay in enumerate(layers):
