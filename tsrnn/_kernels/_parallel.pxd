@@ -11,6 +11,12 @@ from cython.parallel cimport prange
 
 from tsrnn._kernels._blas cimport gemm
 
+# A product or reduction is split only when each thread gets at least this many multiply-adds:
+# every parallel region ends in a barrier, which is cheap on an idle machine but costs a whole
+# scheduler time slice when another process holds a core (measured: 24 ms per region).
+cdef enum:
+    MIN_WORK_PER_THREAD = 524288  # 2**19
+
 
 cdef inline Py_ssize_t part_start(Py_ssize_t n, Py_ssize_t parts, Py_ssize_t p) noexcept nogil:
     """First index of part p when n items are cut into ``parts`` nearly equal parts."""
@@ -27,7 +33,7 @@ cdef inline void gemm_rows_split(int threads, bint trans_a, bint trans_b, Py_ssi
     Row i of C needs row i of op(A): a row of A, or a column of A when ``trans_a``.
     """
     cdef Py_ssize_t p, m0, m1
-    if threads <= 1 or m < 2 * threads:
+    if threads <= 1 or m < 2 * threads or m * n * k < threads * MIN_WORK_PER_THREAD:
         gemm(trans_a, trans_b, <int> m, <int> n, <int> k, alpha, a, <int> lda, b, <int> ldb,
              beta, c, <int> ldc)
         return
@@ -44,7 +50,7 @@ cdef inline void column_sums_split(int threads, Py_ssize_t rows, Py_ssize_t cols
                                    floating* out) noexcept nogil:
     """out (cols,) = sum over the rows of a (rows, cols; stride lda), columns split."""
     cdef Py_ssize_t p, j0, j1, r, j
-    if threads <= 1 or cols < 2 * threads:
+    if threads <= 1 or cols < 2 * threads or rows * cols < threads * MIN_WORK_PER_THREAD:
         threads = 1
     for p in prange(threads, num_threads=threads, schedule="static"):
         j0 = part_start(cols, threads, p)
