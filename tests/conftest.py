@@ -1,4 +1,5 @@
-"""Shared test machinery: the optional torch oracle, gradient checking, error bookkeeping.
+"""Shared test machinery: the optional torch oracle, gradient checking, error bookkeeping, and
+tiny RNNs for end-to-end runs of the comparison.
 
 Torch is an optional test extra. Tests that need it take the ``torch`` fixture, which skips the
 test cleanly when torch is not installed; nothing here imports torch at module level.
@@ -125,3 +126,19 @@ def numgrad():
 def relerr():
     """:func:`relative_error`, as a fixture."""
     return relative_error
+
+
+# ------------------------------------------------------------------------------------------------
+# tiny RNNs for the comparison and the command
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def tiny_rnn(monkeypatch):
+    """Make the comparison's RNNs tiny and fast (the real defaults take tens of seconds)."""
+    import functools
+
+    from tsrnn import RNNForecaster, comparison
+
+    monkeypatch.setattr(comparison, "RNNForecaster", functools.partial(
+        RNNForecaster, hidden_size=4, max_epochs=2, tbptt=20, batch_size=4,
+        early_stopping=False,
+    ))

@@ -86,8 +86,8 @@ def plot_comparison(result, path=None, n_panels=4, history=None, dpi=120):
 
     Parameters
     ----------
-    result : tsrnn.cli.ComparisonResult
-        What :func:`tsrnn.cli.run_comparison` returned (with its forecasts).
+    result : tsrnn.comparison.ComparisonResult
+        What :func:`tsrnn.comparison.run_comparison` returned (with its forecasts).
     path : str or path-like, optional
         Where to write the figure (format from the extension, e.g. ``.png``, ``.pdf``).
     n_panels : int, default=4
@@ -110,7 +110,7 @@ def plot_comparison(result, path=None, n_panels=4, history=None, dpi=120):
 
     Examples
     --------
-    >>> from tsrnn.cli import run_comparison
+    >>> from tsrnn.comparison import run_comparison
     >>> from tsrnn.plotting import plot_comparison
     >>> result = run_comparison(y, models=["naive"], horizons=[5])  # doctest: +SKIP
     >>> plot_comparison(result, "comparison.png")  # doctest: +SKIP

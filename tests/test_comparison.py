@@ -1,0 +1,140 @@
+"""The comparison protocol: origins, scores, the models and their settings, the printed table."""
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsrnn import RNNForecaster
+from tsrnn.comparison import (MODEL_NAMES, PRESETS, backtest_metrics, format_comparison,
+                              make_forecaster, run_comparison)
+
+
+def weekly(values, name="level"):
+    index = pd.date_range("2000-01-01", periods=len(values), freq="W-SAT")
+    return pd.Series(values, index=index, name=name)
+
+
+def trend_with_a_yearly_cycle(n=1000, seed=0):
+    """A CO2-like weekly series: a trend, a 52-week cycle and a little noise."""
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return weekly(300 + 0.03 * t + 3 * np.sin(2 * np.pi * t / 52) + 0.2 * rng.normal(size=n))
+
+
+# ---------------------------------------------------------------------------------------------
+# protocol and scores
+# ---------------------------------------------------------------------------------------------
+def test_comparison_mase_is_scaled_by_the_naive_error_of_the_training_part():
+    y = np.cumsum(np.random.default_rng(1).normal(size=300))
+    result = run_comparison(y, models=["naive"], horizons=[4], n_origins=5)
+    n_train = result.n_train
+    assert n_train == 240
+    scale = np.mean(np.abs(np.diff(y[:n_train])))
+    errors = [np.mean(np.abs(y[t:t + 4] - y[t - 1])) for t in result.origins]
+    row = result.table.iloc[0]
+    assert row["mae"] == pytest.approx(np.mean(errors))
+    assert row["mase"] == pytest.approx(np.mean(errors) / scale)
+    assert result.scale == pytest.approx(scale)
+
+
+def test_comparison_origins_are_spread_over_the_test_part_and_end_with_the_series():
+    result = run_comparison(np.arange(500.0), models=["naive"], horizons=[3, 10], n_origins=7)
+    origins = result.origins
+    assert len(origins) == 7
+    assert origins[0] >= result.n_train == 400
+    assert origins[-1] + 10 == 500
+    assert len(set(np.diff(origins))) == 1  # evenly spaced
+
+
+def test_shorter_horizons_are_scored_on_the_first_steps_of_the_same_forecasts():
+    y = np.sin(np.arange(600) / 7.0)
+    result = run_comparison(y, models=["naive", "markov"], horizons=[1, 12], n_origins=6)
+    for name in ("naive", "markov"):
+        one_step = result.table.query("model == @name and horizon == 1")["mae"].item()
+        assert one_step == pytest.approx(result.step_mae[name].loc[1])
+        full = result.table.query("model == @name and horizon == 12")["mae"].item()
+        assert full == pytest.approx(result.step_mae[name].mean())
+
+
+def test_comparison_rejects_a_test_part_shorter_than_the_horizon():
+    with pytest.raises(ValueError, match="lower the horizons"):
+        run_comparison(np.arange(100.0), models=["naive"], horizons=[30], n_origins=2)
+
+
+def test_rnn_models_use_the_forecaster_defaults_except_cell_and_seed():
+    defaults = RNNForecaster().get_params()
+    for cell in ("lstm", "gru"):
+        params = make_forecaster(cell, random_state=7).get_params()
+        changed = {k for k in params if params[k] != defaults[k]}
+        assert changed <= {"cell", "random_state"}
+        assert params["cell"] == cell and params["random_state"] == 7
+
+
+def test_comparison_rejects_unknown_models_and_bad_settings():
+    y = np.arange(200.0)
+    with pytest.raises(ValueError, match="unknown model 'prophet'"):
+        run_comparison(y, models=["prophet"], horizons=[2], n_origins=2)
+    with pytest.raises(ValueError, match="no models"):
+        run_comparison(y, models=[], horizons=[2], n_origins=2)
+    with pytest.raises(ValueError, match="horizons must be positive"):
+        run_comparison(y, models=["naive"], horizons=[0], n_origins=2)
+    with pytest.raises(ValueError, match="lower the number of origins"):
+        run_comparison(y, models=["naive"], horizons=[2], n_origins=100)
+
+
+def test_backtest_metrics_leave_out_missing_truth_values():
+    metrics = backtest_metrics()
+    truth, pred = np.array([1.0, np.nan, 3.0]), np.array([2.0, 5.0, 3.0])
+    assert metrics["mae"](truth, pred) == pytest.approx(0.5)
+    assert metrics["rmse"](truth, pred) == pytest.approx(np.sqrt(0.5))
+    history = np.array([0.0, 1.0, np.nan, 5.0, 7.0])  # consecutive finite steps: 1 and 2
+    assert metrics["mase"](truth, pred, history) == pytest.approx(0.5 / 1.5)
+
+
+def test_format_comparison_prints_header_table_and_notes():
+    result = run_comparison(trend_with_a_yearly_cycle(), models=["naive", "markov"],
+                            horizons=[4, 52], n_origins=3, title="CO2-like")
+    text = format_comparison(result)
+    lines = text.splitlines()
+    assert lines[0] == "CO2-like: 1,000 observations"
+    assert "52 (52 weeks)" in text and "3 origins" in lines[1]
+    rows = [line.split()[:3] for line in lines if line.split()[:1] in (["naive"], ["markov"])]
+    assert rows[:4] == [["naive", "4", "(4"], ["markov", "4", "(4"], ["naive", "52", "(52"],
+                        ["markov", "52", "(52"]]
+    assert text.endswith("\n") and result.notes[-1] in text
+
+
+def test_comparison_module_does_not_load_the_command():
+    code = "import sys, tsrnn.comparison; print('tsrnn.cli' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------
+# models
+# ---------------------------------------------------------------------------------------------
+def test_make_forecaster_builds_every_named_model():
+    kinds = {name: type(make_forecaster(name)).__name__ for name in MODEL_NAMES}
+    assert kinds == {"lstm": "RNNForecaster", "gru": "RNNForecaster",
+                     "arima": "ARIMAForecaster", "markov": "MarkovForecaster",
+                     "naive": "NaiveForecaster"}
+    with pytest.raises(ValueError, match="unknown model"):
+        make_forecaster("prophet")
+
+
+def test_presets_load_the_embedded_data_sets():
+    assert PRESETS["ecg"].load().shape == (108000,)
+    assert PRESETS["co2"].load().index.freqstr == "W-SAT"
+    assert PRESETS["csv"].load is None
+
+
+def test_comparison_runs_rnns_through_their_public_api(tiny_rnn):
+    y = trend_with_a_yearly_cycle(300)
+    result = run_comparison(y, models=["lstm", "gru"], horizons=[3], n_origins=2)
+    assert result.models == ["lstm", "gru"]
+    assert np.isfinite(result.table["mae"]).all()
+    assert "lstm, gru: RNNForecaster with its default parameters (random_state=0)." \
+        in result.notes
