@@ -97,17 +97,54 @@ def test_compare_defaults_to_the_ecg_with_horizons_of_a_tenth_and_half_second(ca
     assert "36 (0.1 s)" in out and "180 (0.5 s)" in out
     args = cli.build_parser().parse_args(["compare"])
     assert args.origins == 200 and args.context_length == 2000
-    assert args.models == ["lstm", "gru", "arima", "markov", "naive"]
+    assert args.models is None  # the data set's preset decides
+    assert comparison.PRESETS["ecg"].models == ("lstm", "gru", "arima", "markov", "naive")
 
 
 def test_compare_co2_interpolates_gaps_and_leaves_them_out_of_scores(capsys, tmp_path):
     target = tmp_path / "co2.csv"
     code, out, err = run(capsys, "compare", "--dataset", "co2", "--models", "naive", "markov",
-                         "--origins", "5", "-q", "--out", target)
+                         "seasonal", "--origins", "5", "-q", "--out", target)
     assert code == 0, err
     assert "4 (4 weeks)" in out and "52 (52 weeks)" in out
     assert "59 missing value(s)" in out
-    assert np.isfinite(pd.read_csv(target)[["mase", "smape", "mae"]].to_numpy()).all()
+    table = pd.read_csv(target)
+    assert table["model"].tolist() == ["naive", "markov", "seasonal naive"] * 2
+    assert np.isfinite(table[["mase", "smape", "mae"]].to_numpy()).all()
+
+
+def test_compare_co2_runs_a_seasonal_reference(capsys):
+    code, out, err = run(capsys, "compare", "--dataset", "co2", "--models", "markov",
+                         "seasonal", "--origins", "3", "-q")
+    assert code == 0, err
+    assert [line.split()[:2] for line in out.splitlines() if "seasonal naive" in line][:2] \
+        == [["seasonal", "naive"], ["seasonal", "naive"]]
+    assert "season_length=52), the value one season (52 weeks) before" in out
+    assert comparison.PRESETS["co2"].season_length == 52
+    assert "seasonal" in comparison.PRESETS["co2"].models
+
+
+def test_seasonal_model_needs_a_season_length_outside_co2(capsys, hourly_csv):
+    code, _, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                       "--models", "seasonal", "--horizons", "3", "--origins", "2", "-q")
+    assert code == 1 and "--season-length" in err
+    code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                         "--models", "seasonal", "naive", "--season-length", "24",
+                         "--horizons", "3", "--origins", "2", "-q")
+    assert code == 0, err
+    assert "season_length=24" in out
+    code, _, err = run(capsys, "forecast", hourly_csv, "--column", "temperature",
+                       "--horizon", 3, "--model", "seasonal")
+    assert code == 1 and "--season-length" in err
+
+
+def test_forecast_with_the_seasonal_model_repeats_the_last_season(capsys, hourly_csv):
+    code, out, err = run(capsys, "forecast", hourly_csv, "--column", "temperature",
+                         "--horizon", 30, "--model", "seasonal", "--season-length", 24, "-q")
+    assert code == 0, err
+    history = pd.read_csv(hourly_csv)["temperature"].to_numpy()
+    forecast = pd.read_csv(pd.io.common.StringIO(out))["temperature"].to_numpy()
+    assert np.allclose(forecast, np.r_[history[-24:], history[-24:-18]])
 
 
 def test_python_api_names_stay_importable_from_the_command_module():

@@ -94,15 +94,15 @@ def test_backtest_metrics_leave_out_missing_truth_values():
 
 
 def test_format_comparison_prints_header_table_and_notes():
-    result = run_comparison(trend_with_a_yearly_cycle(), models=["naive", "markov"],
-                            horizons=[4, 52], n_origins=3, title="CO2-like")
+    result = run_comparison(trend_with_a_yearly_cycle(), models=["naive", "seasonal"],
+                            horizons=[4, 52], n_origins=3, season_length=52, title="CO2-like")
     text = format_comparison(result)
     lines = text.splitlines()
     assert lines[0] == "CO2-like: 1,000 observations"
     assert "52 (52 weeks)" in text and "3 origins" in lines[1]
-    rows = [line.split()[:3] for line in lines if line.split()[:1] in (["naive"], ["markov"])]
-    assert rows[:4] == [["naive", "4", "(4"], ["markov", "4", "(4"], ["naive", "52", "(52"],
-                        ["markov", "52", "(52"]]
+    rows = [line.split()[:3] for line in lines if line.split()[:1] in (["naive"], ["seasonal"])]
+    assert rows[:4] == [["naive", "4", "(4"], ["seasonal", "naive", "4"],
+                        ["naive", "52", "(52"], ["seasonal", "naive", "52"]]
     assert text.endswith("\n") and result.notes[-1] in text
 
 
@@ -117,18 +117,44 @@ def test_comparison_module_does_not_load_the_command():
 # models
 # ---------------------------------------------------------------------------------------------
 def test_make_forecaster_builds_every_named_model():
-    kinds = {name: type(make_forecaster(name)).__name__ for name in MODEL_NAMES}
+    kinds = {name: type(make_forecaster(name, season_length=12)).__name__
+             for name in MODEL_NAMES}
     assert kinds == {"lstm": "RNNForecaster", "gru": "RNNForecaster",
                      "arima": "ARIMAForecaster", "markov": "MarkovForecaster",
-                     "naive": "NaiveForecaster"}
+                     "naive": "NaiveForecaster", "seasonal": "NaiveForecaster"}
+    seasonal = make_forecaster("seasonal", season_length=12).get_params()
+    assert seasonal["strategy"] == "seasonal" and seasonal["season_length"] == 12
+    with pytest.raises(ValueError, match="needs season_length"):
+        make_forecaster("seasonal")
     with pytest.raises(ValueError, match="unknown model"):
         make_forecaster("prophet")
 
 
-def test_presets_load_the_embedded_data_sets():
+def test_seasonal_naive_row_repeats_the_value_one_season_before():
+    y = trend_with_a_yearly_cycle()
+    result = run_comparison(y, models=["seasonal"], horizons=[52], n_origins=4,
+                            season_length=52)
+    frame = result.forecasts["seasonal naive"]
+    values = y.to_numpy()
+    for origin, group in frame.groupby("origin"):
+        assert np.allclose(group["y_pred"], values[origin - 52:origin])
+    assert result.models == ["seasonal naive"]
+    assert "seasonal naive" in result.step_mae.columns
+
+
+def test_default_models_add_the_seasonal_reference_only_with_a_season_length(tiny_rnn):
+    y = trend_with_a_yearly_cycle(300)
+    quick = {"horizons": [4], "n_origins": 2, "arima_params": {"max_p": 0, "max_q": 0}}
+    assert run_comparison(y, **quick).models == ["lstm", "gru", "arima", "markov", "naive"]
+    assert run_comparison(y, season_length=52, **quick).models[-1] == "seasonal naive"
+    with pytest.raises(ValueError, match="needs season_length"):
+        run_comparison(y, models=["naive", "seasonal"], **quick)
+
+
+def test_presets_compare_a_seasonal_reference_on_co2_only():
+    assert PRESETS["co2"].season_length == 52 and "seasonal" in PRESETS["co2"].models
+    assert PRESETS["ecg"].season_length is None and "seasonal" not in PRESETS["ecg"].models
     assert PRESETS["ecg"].load().shape == (108000,)
-    assert PRESETS["co2"].load().index.freqstr == "W-SAT"
-    assert PRESETS["csv"].load is None
 
 
 def test_comparison_runs_rnns_through_their_public_api(tiny_rnn):

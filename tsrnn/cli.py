@@ -101,7 +101,14 @@ def _cmd_compare(args):
         y = preset.load()
         title = preset.description
     horizons = args.horizons if args.horizons else preset.horizons
+    season_length = args.season_length or preset.season_length
     models = args.models
+    if models is None:
+        models = list(preset.models)
+        if args.season_length is not None and "seasonal" not in models:
+            models.append("seasonal")
+    if "seasonal" in models and season_length is None:
+        raise CommandError("the seasonal model needs --season-length N: the steps in one season")
     context = None if args.context_length == 0 else args.context_length
     log(f"tsrnn compare: {title}; models {', '.join(models)}; horizons "
         f"{', '.join(str(h) for h in sorted(set(horizons)))}; {args.origins} origins")
@@ -109,8 +116,8 @@ def _cmd_compare(args):
     result = run_comparison(
         y, models=models, horizons=horizons, n_origins=args.origins,
         train_fraction=args.train_fraction, context_length=context, random_state=args.seed,
-        arima_params=_arima_params(args, preset), title=title, progress=not args.quiet,
-        log=log,
+        arima_params=_arima_params(args, preset), season_length=season_length, title=title,
+        progress=not args.quiet, log=log,
     )
     log(f"done in {time.perf_counter() - start:.0f} s")
     sys.stdout.write(format_comparison(result))
@@ -128,9 +135,12 @@ def _cmd_compare(args):
 
 def _model(args, missing):
     """The forecaster ``--model`` names, set up as ``compare`` sets it up for a CSV column."""
+    if args.model == "seasonal" and args.season_length is None:
+        raise CommandError("the seasonal model needs --season-length N: the steps in one season")
     return make_forecaster(args.model, random_state=args.seed, missing=missing,
                            verbose=0 if args.quiet else 1,
-                           arima_params=_arima_params(args, PRESETS["csv"]))
+                           arima_params=_arima_params(args, PRESETS["csv"]),
+                           season_length=args.season_length)
 
 
 def _fit_logged(model, y, name, log):
@@ -283,8 +293,11 @@ def _common_options():
     return common
 
 
-def _arima_options(parser):
-    group = parser.add_argument_group("ARIMA speed limits")
+def _model_options(parser):
+    group = parser.add_argument_group("model settings")
+    group.add_argument("--season-length", type=_positive_int, metavar="N",
+                       help="period of the seasonal naive model, in steps (default: 52 for "
+                            "CO2; needed for the seasonal model elsewhere)")
     group.add_argument("--arima-fit-length", type=_non_negative_int, metavar="N",
                        help="fit ARIMA on the last N training observations only (0: all; "
                             "default: 3000 for the ECG, all for CO2, 5000 for a CSV)")
@@ -350,10 +363,9 @@ def build_parser():
     source.add_argument("--time-column", metavar="NAME",
                         help="the CSV column with the times (default: the first column)")
     protocol = compare.add_argument_group("protocol")
-    protocol.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
-                          metavar="MODEL",
+    protocol.add_argument("--models", nargs="+", choices=MODEL_NAMES, metavar="MODEL",
                           help=f"models to compare, among {', '.join(MODEL_NAMES)} (default: "
-                               f"all)")
+                               f"all but seasonal; CO2 and --season-length add seasonal)")
     protocol.add_argument("--horizons", nargs="+", type=_positive_int, metavar="H",
                           help="steps ahead to score (default: 36 180 for the ECG, 4 52 for "
                                "CO2, 10 50 for a CSV)")
@@ -367,7 +379,7 @@ def build_parser():
                           metavar="N",
                           help="observations before each origin given to the models as "
                                "context (0: all; default: %(default)s)")
-    _arima_options(compare)
+    _model_options(compare)
     output = compare.add_argument_group("output")
     output.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
     output.add_argument("--plot", metavar="FILE.png",
@@ -387,7 +399,7 @@ def build_parser():
                           help="write the forecast here (default: standard output)")
     forecast.add_argument("--plot", metavar="FILE.png",
                           help="write a figure of the series end and the forecast")
-    _arima_options(forecast)
+    _model_options(forecast)
     forecast.set_defaults(handler=_cmd_forecast)
 
     backtest = commands.add_parser(
@@ -409,7 +421,7 @@ def build_parser():
                           help="refit at every origin instead of fitting once on the data "
                                "before the first origin")
     backtest.add_argument("--out", metavar="FILE.csv", help="also write the per-origin scores")
-    _arima_options(backtest)
+    _model_options(backtest)
     backtest.set_defaults(handler=_cmd_backtest)
     return parser
 

@@ -24,10 +24,13 @@ from tsrnn.metrics import mae, rmse, smape
 
 __all__ = ["run_comparison", "format_comparison", "make_forecaster", "describe_model",
            "fit_timed", "backtest_metrics", "ComparisonResult", "Preset", "PRESETS",
-           "MODEL_NAMES"]
+           "MODEL_NAMES", "MODEL_LABELS"]
 
-MODEL_NAMES = ("lstm", "gru", "arima", "markov", "naive")
+MODEL_NAMES = ("lstm", "gru", "arima", "markov", "naive", "seasonal")
 """Models :func:`make_forecaster` knows, in the order a comparison runs them."""
+
+MODEL_LABELS = {name: name for name in MODEL_NAMES} | {"seasonal": "seasonal naive"}
+"""How each model is named in a comparison's table, forecasts and figures."""
 
 _DESCRIPTIONS = {
     "lstm": "RNNForecaster(cell='lstm'), default parameters",
@@ -35,6 +38,8 @@ _DESCRIPTIONS = {
     "arima": "ARIMAForecaster(order='auto')",
     "markov": "MarkovForecaster, default parameters",
     "naive": "NaiveForecaster: the last value repeated (reference)",
+    "seasonal": "NaiveForecaster(strategy='seasonal', season_length={season_length}): the last "
+                "season repeated",
 }
 
 _DEFAULT_ORIGINS = 200
@@ -52,27 +57,38 @@ class Preset:
         What the series is, for the header ("" for a CSV file: its name is used).
     horizons : tuple of int
         Steps ahead scored.
+    models : tuple of str
+        Models compared, among :data:`MODEL_NAMES`.
     arima : dict
         :class:`~tsrnn.ARIMAForecaster` parameters limiting the order search and fit length.
+    season_length : int, optional
+        Period of the seasonal naive forecast (None: the data set has no fixed season).
     load : callable, optional
         Returns the series (None for a CSV file).
     """
 
     description: str
     horizons: tuple
+    models: tuple
     arima: dict
+    season_length: int | None = None
     load: object = None
 
+
+_NON_SEASONAL = tuple(m for m in MODEL_NAMES if m != "seasonal")
 
 # ARIMA through statsmodels is the slow baseline on long signals: ARIMA(4, 0, 1) on 20,000 ECG
 # samples took 48 s on a 2-core machine, and the automatic order search fits one model per grid
 # point. On the ECG it is fitted on the last 3,000 training samples (8 s for the 12-point grid).
+# The ECG gets no seasonal reference: its beat is irregular. CO2 has a yearly cycle of 52 weeks.
 PRESETS = {
-    "ecg": Preset("ECG, MIT-BIH record 208, lead MLII, 360 Hz, in mV", (36, 180),
+    "ecg": Preset("ECG, MIT-BIH record 208, lead MLII, 360 Hz, in mV", (36, 180), _NON_SEASONAL,
                   {"max_fit_length": 3000, "max_p": 3, "max_q": 2}, load=load_ecg),
-    "co2": Preset("CO2 at Mauna Loa, weekly, in ppm", (4, 52),
-                  {"max_fit_length": None, "max_p": 3, "max_q": 3}, load=load_co2),
-    "csv": Preset("", (10, 50), {"max_fit_length": 5000, "max_p": 3, "max_q": 3}),
+    "co2": Preset("CO2 at Mauna Loa, weekly, in ppm", (4, 52), MODEL_NAMES,
+                  {"max_fit_length": None, "max_p": 3, "max_q": 3}, season_length=52,
+                  load=load_co2),
+    "csv": Preset("", (10, 50), _NON_SEASONAL,
+                  {"max_fit_length": 5000, "max_p": 3, "max_q": 3}),
 }
 """Comparison defaults per data set: ``"ecg"``, ``"co2"`` and ``"csv"`` (a file's column)."""
 
@@ -80,7 +96,8 @@ PRESETS = {
 # ---------------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------------
-def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_params=None):
+def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_params=None,
+                    season_length=None):
     """Create one of the compared forecasters by name.
 
     The RNNs get only ``cell``, ``random_state`` and the non-modelling options ``missing`` and
@@ -88,7 +105,8 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
 
     Parameters
     ----------
-    name : {"lstm", "gru", "arima", "markov", "naive"}
+    name : {"lstm", "gru", "arima", "markov", "naive", "seasonal"}
+        ``"naive"`` repeats the last value, ``"seasonal"`` the last season.
     random_state : int, default=0
         Seed of the RNNs (the other models are deterministic).
     missing : {"raise", "interpolate"}, default="raise"
@@ -97,6 +115,8 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
         1 shows the RNN's training progress bar.
     arima_params : dict, optional
         Extra :class:`~tsrnn.ARIMAForecaster` parameters, e.g. ``{"max_fit_length": 3000}``.
+    season_length : int, optional
+        Period of ``"seasonal"`` (required for it).
 
     Returns
     -------
@@ -106,13 +126,15 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
     Raises
     ------
     ValueError
-        For an unknown name.
+        For an unknown name, or ``"seasonal"`` without ``season_length``.
 
     Examples
     --------
     >>> from tsrnn.comparison import make_forecaster
     >>> make_forecaster("naive")
     NaiveForecaster()
+    >>> make_forecaster("seasonal", season_length=52)
+    NaiveForecaster(season_length=52, strategy='seasonal')
     """
     if name in ("lstm", "gru"):
         return RNNForecaster(cell=name, random_state=random_state, missing=missing,
@@ -123,6 +145,12 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
         return MarkovForecaster(missing=missing)
     if name == "naive":
         return NaiveForecaster(strategy="last", missing=missing)
+    if name == "seasonal":
+        if season_length is None:
+            raise ValueError("the seasonal naive forecast needs season_length, the number of "
+                             "steps in one season")
+        return NaiveForecaster(strategy="seasonal", season_length=season_length,
+                               missing=missing)
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
 
 
@@ -132,8 +160,8 @@ def describe_model(name, model):
     Examples
     --------
     >>> from tsrnn.comparison import describe_model, make_forecaster
-    >>> describe_model("arima", make_forecaster("arima"))
-    "ARIMAForecaster(order='auto')"
+    >>> describe_model("seasonal", make_forecaster("seasonal", season_length=7))
+    "NaiveForecaster(strategy='seasonal', season_length=7): the last season repeated"
     """
     return _DESCRIPTIONS[name].format(**model.get_params())
 
@@ -244,7 +272,7 @@ class ComparisonResult:
     y : pandas.Series
         The series evaluated.
     models : list of str
-        The models compared.
+        The models compared, by their labels in the table (:data:`MODEL_LABELS`).
     horizons, origins : list of int
         The horizons scored, and the positions of the first forecast value of every origin.
     origin_step, n_train, context_length : int or None
@@ -351,9 +379,10 @@ def _evaluate(model, name, protocol, progress, log):
     return rows, frame, step_mae
 
 
-def run_comparison(y, models=MODEL_NAMES, horizons=(36, 180), n_origins=_DEFAULT_ORIGINS,
+def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGINS,
                    train_fraction=_DEFAULT_TRAIN_FRACTION, context_length=_DEFAULT_CONTEXT,
-                   random_state=0, arima_params=None, title="", progress=False, log=None):
+                   random_state=0, arima_params=None, season_length=None, title="",
+                   progress=False, log=None):
     """Fit each model once on the start of ``y`` and score rolling forecasts over the rest.
 
     Protocol: every model is fitted on the first ``train_fraction`` of ``y`` (timed), then
@@ -367,8 +396,9 @@ def run_comparison(y, models=MODEL_NAMES, horizons=(36, 180), n_origins=_DEFAULT
     ----------
     y : pandas.Series or array-like of shape (n,)
         One univariate series.
-    models : sequence of str, default=MODEL_NAMES
-        Names understood by :func:`make_forecaster`.
+    models : sequence of str, optional
+        Names understood by :func:`make_forecaster`. Default: all of :data:`MODEL_NAMES`,
+        ``"seasonal"`` only when ``season_length`` is given.
     horizons : sequence of int, default=(36, 180)
         Steps ahead scored.
     n_origins : int, default=200
@@ -381,6 +411,9 @@ def run_comparison(y, models=MODEL_NAMES, horizons=(36, 180), n_origins=_DEFAULT
         Seed of the RNNs.
     arima_params : dict, optional
         Extra ARIMA parameters (``max_fit_length``, ``max_p``, ``max_q``...).
+    season_length : int, optional
+        Period of the seasonal naive forecast (``"seasonal"``), e.g. 52 for weekly data with a
+        yearly cycle.
     title : str, optional
         What ``y`` is, for the header.
     progress : bool, default=False
@@ -409,12 +442,17 @@ def run_comparison(y, models=MODEL_NAMES, horizons=(36, 180), n_origins=_DEFAULT
     """
     log = log or (lambda message: None)
     horizons = _check_horizons(horizons)
+    if models is None:
+        models = [m for m in MODEL_NAMES if m != "seasonal" or season_length is not None]
     models = list(dict.fromkeys(models))
     if not models:
         raise ValueError("no models to compare")
     for name in models:
         if name not in MODEL_NAMES:
             raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    if "seasonal" in models and season_length is None:
+        raise ValueError("the seasonal naive forecast needs season_length, the number of steps "
+                         "in one season")
     if not isinstance(y, pd.Series):
         y = pd.Series(np.asarray(y, dtype=np.float64).ravel())
     if not 0.0 < train_fraction < 1.0:
@@ -451,16 +489,19 @@ def run_comparison(y, models=MODEL_NAMES, horizons=(36, 180), n_origins=_DEFAULT
     with single_threaded_blas():
         for k, name in enumerate(models, start=1):
             model = make_forecaster(name, random_state=random_state, missing=protocol.missing,
-                                    verbose=int(bool(progress)), arima_params=arima_params)
+                                    verbose=int(bool(progress)), arima_params=arima_params,
+                                    season_length=season_length)
+            label = MODEL_LABELS[name]
             size = f"{n_train:,} observations"
             if name == "arima" and limit is not None and limit < n_train:
                 size = f"the last {limit:,} of {n_train:,} training observations"
-            log(f"[{k}/{len(models)}] {name}: fitting {describe_model(name, model)} on {size}")
-            model_rows, forecasts[name], step_mae[name] = _evaluate(
-                model, name, protocol, progress, log)
+            log(f"[{k}/{len(models)}] {label}: fitting {describe_model(name, model)} on {size}")
+            model_rows, forecasts[label], step_mae[label] = _evaluate(
+                model, label, protocol, progress, log)
             rows.extend(model_rows)
+    labels = [MODEL_LABELS[name] for name in models]
     table = pd.DataFrame(rows)
-    order = {name: i for i, name in enumerate(models)}
+    order = {label: i for i, label in enumerate(labels)}
     table = table.sort_values(["horizon", "model"], key=lambda c: c.map(order)
                               if c.name == "model" else c, kind="stable").reset_index(drop=True)
     step_frame = pd.DataFrame(step_mae, index=pd.RangeIndex(1, longest + 1, name="step"))
@@ -479,8 +520,13 @@ def run_comparison(y, models=MODEL_NAMES, horizons=(36, 180), n_origins=_DEFAULT
     if "markov" in models:
         notes.append("markov: MarkovForecaster with its default parameters.")
     freq = index_step(y.index)
+    if "seasonal" in models:
+        span = describe_steps(season_length, freq)
+        notes.append(f"seasonal naive: NaiveForecaster(strategy='seasonal', season_length="
+                     f"{season_length}), the value one season{f' ({span})' if span else ''} "
+                     f"before.")
     return ComparisonResult(
-        table=table, forecasts=forecasts, step_mae=step_frame, y=y, models=models,
+        table=table, forecasts=forecasts, step_mae=step_frame, y=y, models=labels,
         horizons=horizons, origins=origins, origin_step=step, n_train=n_train,
         context_length=context_length, scale=protocol.scale, notes=notes, title=title,
         value_label=str(y.name) if y.name is not None else "",
