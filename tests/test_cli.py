@@ -113,13 +113,14 @@ def test_compare_co2_interpolates_gaps_and_leaves_them_out_of_scores(capsys, tmp
     assert np.isfinite(table[["mase", "smape", "mae"]].to_numpy()).all()
 
 
-def test_compare_co2_runs_a_seasonal_reference(capsys):
+def test_compare_co2_runs_a_seasonal_reference_and_a_differenced_markov_chain(capsys):
     code, out, err = run(capsys, "compare", "--dataset", "co2", "--models", "markov",
                          "seasonal", "--origins", "3", "-q")
     assert code == 0, err
     assert [line.split()[:2] for line in out.splitlines() if "seasonal naive" in line][:2] \
         == [["seasonal", "naive"], ["seasonal", "naive"]]
     assert "season_length=52), the value one season (52 weeks) before" in out
+    assert "MarkovForecaster(differences=1)" in out
     assert comparison.PRESETS["co2"].season_length == 52
     assert "seasonal" in comparison.PRESETS["co2"].models
 
@@ -145,6 +146,19 @@ def test_forecast_with_the_seasonal_model_repeats_the_last_season(capsys, hourly
     history = pd.read_csv(hourly_csv)["temperature"].to_numpy()
     forecast = pd.read_csv(pd.io.common.StringIO(out))["temperature"].to_numpy()
     assert np.allclose(forecast, np.r_[history[-24:], history[-24:-18]])
+
+
+def test_forecast_with_markov_follows_a_trend_in_the_file(capsys, tmp_path):
+    path = tmp_path / "trend.csv"
+    days = pd.date_range("2024-01-01", periods=300, freq="D")
+    values = 0.5 * np.arange(300) + np.random.default_rng(0).normal(size=300)
+    pd.DataFrame({"day": days, "v": values}).to_csv(path, index=False)
+    code, out, err = run(capsys, "forecast", path, "--column", "v", "--horizon", 20,
+                         "--model", "markov")
+    assert code == 0, err
+    assert "MarkovForecaster(differences=1)" in err
+    forecast = pd.read_csv(pd.io.common.StringIO(out))["v"].to_numpy()
+    assert forecast[-1] > values.max() + 5  # a chain over levels would stay below the maximum
 
 
 def test_python_api_names_stay_importable_from_the_command_module():

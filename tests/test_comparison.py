@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from tsrnn import RNNForecaster
-from tsrnn.comparison import (MODEL_NAMES, PRESETS, backtest_metrics, format_comparison,
-                              make_forecaster, run_comparison)
+from tsrnn.comparison import (MODEL_NAMES, PRESETS, backtest_metrics, choose_markov_differences,
+                              format_comparison, make_forecaster, run_comparison)
 
 
 def weekly(values, name="level"):
@@ -124,6 +124,7 @@ def test_make_forecaster_builds_every_named_model():
                      "naive": "NaiveForecaster", "seasonal": "NaiveForecaster"}
     seasonal = make_forecaster("seasonal", season_length=12).get_params()
     assert seasonal["strategy"] == "seasonal" and seasonal["season_length"] == 12
+    assert make_forecaster("markov", markov_differences=1).get_params()["differences"] == 1
     with pytest.raises(ValueError, match="needs season_length"):
         make_forecaster("seasonal")
     with pytest.raises(ValueError, match="unknown model"):
@@ -155,6 +156,35 @@ def test_presets_compare_a_seasonal_reference_on_co2_only():
     assert PRESETS["co2"].season_length == 52 and "seasonal" in PRESETS["co2"].models
     assert PRESETS["ecg"].season_length is None and "seasonal" not in PRESETS["ecg"].models
     assert PRESETS["ecg"].load().shape == (108000,)
+
+
+# ---------------------------------------------------------------------------------------------
+# the Markov baseline: differenced when the training part is not stationary
+# ---------------------------------------------------------------------------------------------
+def test_markov_differences_follow_the_kpss_test_of_the_training_part():
+    t = np.arange(600.0)
+    cycle = np.sin(2 * np.pi * t / 25)
+    assert choose_markov_differences(cycle) == 0
+    assert choose_markov_differences(0.05 * t + cycle) == 1
+    with_gaps = 0.05 * t + cycle
+    with_gaps[[10, 11, 300]] = np.nan
+    assert choose_markov_differences(with_gaps) == 1
+
+
+def test_comparison_differences_the_markov_chain_on_a_trend_and_beats_the_level_chain():
+    y = trend_with_a_yearly_cycle()
+    auto = run_comparison(y, models=["markov"], horizons=[52], n_origins=5)
+    levels = run_comparison(y, models=["markov"], horizons=[52], n_origins=5,
+                            markov_differences=0)
+    assert any("MarkovForecaster(differences=1)" in note for note in auto.notes)
+    assert any("differences=0" in note for note in levels.notes)
+    assert auto.table["mase"].item() < levels.table["mase"].item() / 3
+
+
+def test_comparison_keeps_the_level_chain_on_a_stationary_series():
+    y = np.sin(np.arange(800) / 5.0)
+    result = run_comparison(y, models=["markov"], horizons=[5], n_origins=4)
+    assert any("differences=0" in note for note in result.notes)
 
 
 def test_comparison_runs_rnns_through_their_public_api(tiny_rnn):

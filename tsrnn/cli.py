@@ -28,8 +28,9 @@ import pandas as pd
 
 from tsrnn._kernels import single_threaded_blas
 from tsrnn.comparison import (_DEFAULT_CONTEXT, _DEFAULT_ORIGINS, _DEFAULT_TRAIN_FRACTION,
-                              MODEL_NAMES, PRESETS, backtest_metrics, describe_model,
-                              fit_timed, format_comparison, make_forecaster, run_comparison)
+                              MODEL_NAMES, PRESETS, backtest_metrics,
+                              choose_markov_differences, describe_model, fit_timed,
+                              format_comparison, make_forecaster, run_comparison)
 from tsrnn.datasets import read_csv_series
 
 __all__ = ["main", "build_parser", "run_comparison", "CommandError"]
@@ -133,14 +134,15 @@ def _cmd_compare(args):
     return 0
 
 
-def _model(args, missing):
+def _model(args, y_train, missing):
     """The forecaster ``--model`` names, set up as ``compare`` sets it up for a CSV column."""
     if args.model == "seasonal" and args.season_length is None:
         raise CommandError("the seasonal model needs --season-length N: the steps in one season")
+    differences = choose_markov_differences(y_train) if args.model == "markov" else 0
     return make_forecaster(args.model, random_state=args.seed, missing=missing,
                            verbose=0 if args.quiet else 1,
                            arima_params=_arima_params(args, PRESETS["csv"]),
-                           season_length=args.season_length)
+                           season_length=args.season_length, markov_differences=differences)
 
 
 def _fit_logged(model, y, name, log):
@@ -170,7 +172,7 @@ def _cmd_forecast(args):
     _check_output_dir(args.out)
     _check_output_dir(args.plot)
     data, missing = _load_for_model(args, log)
-    model = _model(args, missing)
+    model = _model(args, data.series, missing)
     _fit_logged(model, data.series, args.model, log)
     forecast = model.predict(args.horizon)
     table = pd.DataFrame({
@@ -208,7 +210,7 @@ def _cmd_backtest(args):
             f"{len(y) - first + 2} observations; {args.file} has {len(y)}: lower --origins, "
             f"--step or --horizon"
         )
-    model = _model(args, missing)
+    model = _model(args, y.iloc[:first], missing)
     context = None if args.context_length == 0 else args.context_length
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

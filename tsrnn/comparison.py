@@ -20,11 +20,12 @@ from tsrnn._timesteps import describe_steps, index_step
 from tsrnn.datasets import load_co2, load_ecg
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster, NaiveForecaster,
                                RNNForecaster)
+from tsrnn.forecasters.arima import ndiffs
 from tsrnn.metrics import mae, rmse, smape
 
 __all__ = ["run_comparison", "format_comparison", "make_forecaster", "describe_model",
-           "fit_timed", "backtest_metrics", "ComparisonResult", "Preset", "PRESETS",
-           "MODEL_NAMES", "MODEL_LABELS"]
+           "choose_markov_differences", "fit_timed", "backtest_metrics", "ComparisonResult",
+           "Preset", "PRESETS", "MODEL_NAMES", "MODEL_LABELS"]
 
 MODEL_NAMES = ("lstm", "gru", "arima", "markov", "naive", "seasonal")
 """Models :func:`make_forecaster` knows, in the order a comparison runs them."""
@@ -36,7 +37,7 @@ _DESCRIPTIONS = {
     "lstm": "RNNForecaster(cell='lstm'), default parameters",
     "gru": "RNNForecaster(cell='gru'), default parameters",
     "arima": "ARIMAForecaster(order='auto')",
-    "markov": "MarkovForecaster, default parameters",
+    "markov": "MarkovForecaster(differences={differences})",
     "naive": "NaiveForecaster: the last value repeated (reference)",
     "seasonal": "NaiveForecaster(strategy='seasonal', season_length={season_length}): the last "
                 "season repeated",
@@ -97,7 +98,7 @@ PRESETS = {
 # Models
 # ---------------------------------------------------------------------------------------------
 def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_params=None,
-                    season_length=None):
+                    season_length=None, markov_differences=0):
     """Create one of the compared forecasters by name.
 
     The RNNs get only ``cell``, ``random_state`` and the non-modelling options ``missing`` and
@@ -117,6 +118,8 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
         Extra :class:`~tsrnn.ARIMAForecaster` parameters, e.g. ``{"max_fit_length": 3000}``.
     season_length : int, optional
         Period of ``"seasonal"`` (required for it).
+    markov_differences : {0, 1}, default=0
+        ``differences`` of ``"markov"``: see :func:`choose_markov_differences`.
 
     Returns
     -------
@@ -142,7 +145,7 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
     if name == "arima":
         return ARIMAForecaster(order="auto", missing=missing, **(arima_params or {}))
     if name == "markov":
-        return MarkovForecaster(missing=missing)
+        return MarkovForecaster(differences=markov_differences, missing=missing)
     if name == "naive":
         return NaiveForecaster(strategy="last", missing=missing)
     if name == "seasonal":
@@ -160,10 +163,45 @@ def describe_model(name, model):
     Examples
     --------
     >>> from tsrnn.comparison import describe_model, make_forecaster
-    >>> describe_model("seasonal", make_forecaster("seasonal", season_length=7))
-    "NaiveForecaster(strategy='seasonal', season_length=7): the last season repeated"
+    >>> describe_model("markov", make_forecaster("markov", markov_differences=1))
+    'MarkovForecaster(differences=1)'
     """
     return _DESCRIPTIONS[name].format(**model.get_params())
+
+
+def choose_markov_differences(y, alpha=0.05):
+    """``differences`` for a Markov chain on ``y``: 1 when ``y`` does not look stationary.
+
+    A chain over binned levels cannot forecast values outside the training range, so a series
+    with a trend or a wandering level is better modelled through its increments. The choice is
+    :func:`~tsrnn.forecasters.arima.ndiffs` with the KPSS test, as in ARIMA's order search,
+    capped at one difference.
+
+    Parameters
+    ----------
+    y : pandas.Series or array-like of shape (n,)
+        The training series; NaN values are linearly interpolated for the test.
+    alpha : float, default=0.05
+        Significance level of the KPSS test.
+
+    Returns
+    -------
+    int
+        0 or 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn.comparison import choose_markov_differences as choose
+    >>> t = np.arange(500.0)
+    >>> choose(np.sin(t / 5)), choose(0.1 * t + np.sin(t / 5))
+    (0, 1)
+    """
+    values = pd.Series(np.asarray(y, dtype=np.float64).ravel())
+    values = values.interpolate(limit_direction="both").to_numpy()
+    if not np.isfinite(values).all():  # nothing to interpolate from
+        return 0
+    return ndiffs(values, test="kpss", alpha=alpha, max_d=1)
 
 
 def _arima_note(params, n_train):
@@ -176,6 +214,14 @@ def _arima_note(params, n_train):
         text += (f", fitted on the last {length:,} training observations only (statsmodels is "
                  f"slow on long signals)")
     return text + "."
+
+
+def _markov_note(differences, alpha=0.05):
+    if differences:
+        return (f"markov: MarkovForecaster(differences=1): KPSS rejects a stationary level of "
+                f"the training part at {100 * alpha:g} %, so the chain's states are increments.")
+    return (f"markov: MarkovForecaster with its default parameters (differences=0: KPSS does "
+            f"not reject a stationary level of the training part at {100 * alpha:g} %).")
 
 
 def fit_timed(model, y):
@@ -381,8 +427,8 @@ def _evaluate(model, name, protocol, progress, log):
 
 def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGINS,
                    train_fraction=_DEFAULT_TRAIN_FRACTION, context_length=_DEFAULT_CONTEXT,
-                   random_state=0, arima_params=None, season_length=None, title="",
-                   progress=False, log=None):
+                   random_state=0, arima_params=None, season_length=None,
+                   markov_differences="auto", title="", progress=False, log=None):
     """Fit each model once on the start of ``y`` and score rolling forecasts over the rest.
 
     Protocol: every model is fitted on the first ``train_fraction`` of ``y`` (timed), then
@@ -414,6 +460,9 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGIN
     season_length : int, optional
         Period of the seasonal naive forecast (``"seasonal"``), e.g. 52 for weekly data with a
         yearly cycle.
+    markov_differences : {"auto", 0, 1}, default="auto"
+        ``differences`` of the Markov chain; "auto" chooses by
+        :func:`choose_markov_differences` on the training part, as a practitioner would.
     title : str, optional
         What ``y`` is, for the header.
     progress : bool, default=False
@@ -483,6 +532,9 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGIN
         context_length=context_length, scale=_naive_scale(y.iloc[:n_train].to_numpy()),
         missing="interpolate" if y.isna().any() else "raise",
     )
+    if markov_differences == "auto":
+        markov_differences = (choose_markov_differences(y.iloc[:n_train])
+                              if "markov" in models else 0)
     limit = (arima_params or {}).get("max_fit_length")
 
     rows, forecasts, step_mae = [], {}, {}
@@ -490,7 +542,8 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGIN
         for k, name in enumerate(models, start=1):
             model = make_forecaster(name, random_state=random_state, missing=protocol.missing,
                                     verbose=int(bool(progress)), arima_params=arima_params,
-                                    season_length=season_length)
+                                    season_length=season_length,
+                                    markov_differences=markov_differences)
             label = MODEL_LABELS[name]
             size = f"{n_train:,} observations"
             if name == "arima" and limit is not None and limit < n_train:
@@ -518,7 +571,7 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGIN
         notes.append(f"{', '.join(rnns)}: RNNForecaster with its default parameters "
                      f"(random_state={random_state}).")
     if "markov" in models:
-        notes.append("markov: MarkovForecaster with its default parameters.")
+        notes.append(_markov_note(markov_differences))
     freq = index_step(y.index)
     if "seasonal" in models:
         span = describe_steps(season_length, freq)
