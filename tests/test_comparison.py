@@ -106,10 +106,11 @@ def test_format_comparison_prints_header_table_and_notes():
     assert text.endswith("\n") and result.notes[-1] in text
 
 
-def test_comparison_module_does_not_load_the_command():
+def test_comparison_module_does_not_load_the_command(tmp_path):
+    # cwd outside the checkout, so that the installed package is the one imported
     code = "import sys, tsrnn.comparison; print('tsrnn.cli' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, cwd=tmp_path).stdout
     assert out.strip() == "False"
 
 

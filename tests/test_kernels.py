@@ -44,19 +44,21 @@ def test_the_widest_available_level_is_chosen_by_default():
     assert kernels.SIMD == kernels.available()[-1] or os.environ.get("TSRNN_SIMD")
 
 
-def _simd_in_subprocess(value):
+def _simd_in_subprocess(value, folder):
+    # Run outside the checkout: `python -c` puts the working folder first on sys.path, where
+    # the uncompiled source tree would shadow the installed package.
     env = dict(os.environ, TSRNN_SIMD=value)
     return subprocess.run([sys.executable, "-c", "import tsrnn._kernels as k; print(k.SIMD)"],
-                          env=env, capture_output=True, text=True)
+                          env=env, capture_output=True, text=True, cwd=folder)
 
 
-def test_tsrnn_simd_forces_the_baseline():
-    result = _simd_in_subprocess("baseline")
+def test_tsrnn_simd_forces_the_baseline(tmp_path):
+    result = _simd_in_subprocess("baseline", tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "baseline"
 
 
-def test_tsrnn_simd_rejects_an_unknown_level():
-    result = _simd_in_subprocess("sse9")
+def test_tsrnn_simd_rejects_an_unknown_level(tmp_path):
+    result = _simd_in_subprocess("sse9", tmp_path)
     assert result.returncode != 0 and "TSRNN_SIMD must be one of" in result.stderr
 
 
