@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.arima.model import ARIMA
 
-from tsrnn.forecasters.arima import ARIMAForecaster, ndiffs
+from tsrnn.forecasters.arima import ARIMAForecaster, fourier_terms, ndiffs
 
 
 def simulate_ar2(n, seed, phi=(0.6, -0.3), mean=0.0):
@@ -123,8 +123,8 @@ def test_list_of_series_fits_one_model_each():
 
 def test_statsmodels_warnings_are_summarised_in_one_warning():
     class Noisy(ARIMAForecaster):
-        def _model(self, y, X, order):
-            model = super()._model(y, X, order)
+        def _model(self, *args):
+            model = super()._model(*args)
             fit = model.fit
 
             def noisy_fit(*args, **kwargs):
@@ -166,3 +166,155 @@ def test_future_exogenous_rows_are_required():
     f = ARIMAForecaster(order=(1, 0, 0)).fit(Y, X=np.arange(Y.size, dtype=float))
     with pytest.raises(ValueError, match="X is\\s+required"):
         f.predict(2)
+
+
+# ---------------------------------------------------------------------------------------------
+# seasons: a regression on Fourier terms with ARIMA errors (dynamic harmonic regression)
+# ---------------------------------------------------------------------------------------------
+PERIOD = 12.5  # a fractional season, as 365.25 / 7 weeks is
+
+
+def seasonal_series(n, seed=0, amplitude=3.0, slope=0.0):
+    """AR(1) noise around a level, a cycle of PERIOD steps and an optional trend."""
+    rng = np.random.default_rng(seed)
+    noise = np.zeros(n)
+    for t in range(1, n):
+        noise[t] = 0.5 * noise[t - 1] + rng.normal()
+    t = np.arange(n)
+    return 10 + slope * t + amplitude * np.sin(2 * np.pi * t / PERIOD + 0.3) + noise
+
+
+def weekly(values, start="2001-01-06"):
+    return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="W-SAT"))
+
+
+def fit_fourier_statsmodels(y, order, positions, k, **kwargs):
+    exog = fourier_terms(positions, PERIOD, k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ARIMA(y, exog=exog, order=order, **kwargs).fit(gls=True)
+
+
+def future_terms(start, horizon, k):
+    return fourier_terms(np.arange(start, start + horizon), PERIOD, k)
+
+
+def test_fourier_terms_are_sine_cosine_pairs_of_the_period():
+    t = np.array([0.0, 1.0, 5.0, 11.0])
+    terms = fourier_terms(t, PERIOD, 2)
+    expected = np.column_stack([np.sin(2 * np.pi * t / PERIOD), np.cos(2 * np.pi * t / PERIOD),
+                                np.sin(4 * np.pi * t / PERIOD), np.cos(4 * np.pi * t / PERIOD)])
+    np.testing.assert_allclose(terms, expected, atol=1e-15)
+    assert fourier_terms(t, PERIOD, 0).shape == (4, 0)
+
+
+def test_seasonal_forecast_and_interval_equal_statsmodels_with_fourier_regressors():
+    y = seasonal_series(150)
+    reference = fit_fourier_statsmodels(y, (1, 0, 0), np.arange(150), 2)
+    f = ARIMAForecaster(order=(1, 0, 0), season_length=PERIOD, harmonics=2).fit(y)
+    expected = reference.get_forecast(8, exog=future_terms(150, 8, 2))
+    np.testing.assert_allclose(f.predict(8), expected.predicted_mean, rtol=1e-10)
+    lower, upper = f.predict_interval(8, coverage=0.8)
+    np.testing.assert_allclose(lower, expected.conf_int(alpha=0.2)[:, 0], rtol=1e-10)
+    np.testing.assert_allclose(upper, expected.conf_int(alpha=0.2)[:, 1], rtol=1e-10)
+    assert f.order_ == (1, 0, 0) and f.harmonics_ == 2 and f.trend_ == "c"
+
+
+def test_automatic_harmonics_find_a_season_and_none_in_plain_noise():
+    # AIC adds a spurious pair at a rate of about 0.14 per pair; seed 1 is noise on which it
+    # adds none.
+    params = {"order": (1, 0, 0), "season_length": PERIOD, "max_harmonics": 3}
+    seasonal = ARIMAForecaster(**params).fit(seasonal_series(200))
+    plain = ARIMAForecaster(**params).fit(seasonal_series(200, seed=1, amplitude=0.0))
+    assert seasonal.harmonics_ >= 1 and plain.harmonics_ == 0
+    without = ARIMAForecaster(order=(1, 0, 0)).fit(seasonal_series(200))
+    assert without.harmonics_ == 0
+
+
+def test_automatic_search_differences_a_trend_and_keeps_its_drift():
+    y = seasonal_series(160, slope=0.2)
+    f = ARIMAForecaster(season_length=PERIOD, max_harmonics=1, max_p=1, max_q=0,
+                        trend="auto").fit(y)
+    assert f.order_[1] == 1 and f.trend_ == "t" and f.harmonics_ == 1
+    # The same model fitted by statsmodels forecasts the same.
+    reference = fit_fourier_statsmodels(y, f.order_, np.arange(160), 1, trend="t")
+    np.testing.assert_allclose(f.predict(5), reference.forecast(5, exog=future_terms(160, 5, 1)),
+                               rtol=1e-10)
+
+
+def test_seasonal_update_equals_statsmodels_append_without_refit():
+    y = weekly(seasonal_series(170))
+    f = ARIMAForecaster(order=(1, 0, 0), season_length=PERIOD, harmonics=2).fit(y.iloc[:140])
+    params = f.results_[0][0].params.copy()
+    f.update(y.iloc[140:])
+    reference = fit_fourier_statsmodels(y.to_numpy()[:140], (1, 0, 0), np.arange(140), 2)
+    reference = reference.append(y.to_numpy()[140:], exog=future_terms(140, 30, 2))
+    np.testing.assert_allclose(f.predict(6), reference.forecast(6, exog=future_terms(170, 6, 2)),
+                               rtol=1e-10)
+    np.testing.assert_array_equal(f.results_[0][0].params, params)
+
+
+def test_seasonal_context_equals_statsmodels_apply_at_its_place_in_the_cycle():
+    values = seasonal_series(220)
+    y = weekly(values)
+    f = ARIMAForecaster(order=(1, 0, 0), season_length=PERIOD, harmonics=2).fit(y.iloc[:150])
+    fitted = fit_fourier_statsmodels(values[:150], (1, 0, 0), np.arange(150), 2)
+    for start, stop in [(163, 200), (40, 90)]:  # after the fit data, and inside them
+        reference = fitted.apply(values[start:stop], exog=future_terms(start, stop - start, 2))
+        forecast = f.predict(5, context=y.iloc[start:stop])
+        np.testing.assert_allclose(forecast, reference.forecast(5, exog=future_terms(stop, 5, 2)),
+                                   rtol=1e-10)
+        assert forecast.index[0] == y.index[stop]
+    # A model fitted on an array places a context by an integer index counting its rows.
+    g = ARIMAForecaster(order=(1, 0, 0), season_length=PERIOD, harmonics=2).fit(values[:150])
+    context = pd.Series(values[163:200], index=pd.RangeIndex(163, 200))
+    np.testing.assert_allclose(g.predict(5, context=context),
+                               f.predict(5, context=y.iloc[163:200]), rtol=1e-10)
+
+
+def test_seasonal_fit_on_recent_observations_keeps_their_positions():
+    values = seasonal_series(200)
+    y = weekly(values)
+    with pytest.warns(UserWarning, match="max_fit_length=90"):
+        f = ARIMAForecaster(order=(1, 0, 0), season_length=PERIOD, harmonics=1,
+                            max_fit_length=90).fit(y.iloc[:160])
+    fitted = fit_fourier_statsmodels(values[70:160], (1, 0, 0), np.arange(70, 160), 1)
+    reference = fitted.apply(values[170:200], exog=future_terms(170, 30, 1))
+    np.testing.assert_allclose(f.predict(4, context=y.iloc[170:200]),
+                               reference.forecast(4, exog=future_terms(200, 4, 1)), rtol=1e-10)
+
+
+def test_seasonal_context_must_be_indexed_on_the_fit_grid():
+    y = weekly(seasonal_series(160))
+    f = ARIMAForecaster(order=(1, 0, 0), season_length=PERIOD, harmonics=1).fit(y.iloc[:120])
+    with pytest.raises(ValueError, match="where it lies in the seasonal cycle"):
+        f.predict(3, context=y.to_numpy()[130:])
+    shifted = y.iloc[130:].copy()
+    shifted.index = shifted.index + pd.Timedelta(days=1)  # Sundays: off the Saturday grid
+    with pytest.raises(ValueError, match="not a whole number of steps"):
+        f.predict(3, context=shifted)
+    fortnightly = pd.Series(y.to_numpy()[130:140],
+                            index=pd.date_range("2004-01-03", periods=10, freq="2W-SAT"))
+    with pytest.raises(ValueError, match="spaced by"):
+        f.predict(3, context=fortnightly)
+    with pytest.raises(ValueError, match="integer index counting the rows"):
+        ARIMAForecaster(order=(1, 0, 0), season_length=PERIOD, harmonics=1).fit(
+            y.to_numpy()).predict(3, context=y.to_numpy()[-40:])
+    # Without Fourier terms any context will do.
+    plain = ARIMAForecaster(order=(1, 0, 0)).fit(y.iloc[:120])
+    assert plain.predict(3, context=y.to_numpy()[130:]).shape == (3,)
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ({"season_length": "52"}, TypeError, "season_length must be None or a number"),
+    ({"season_length": 2}, ValueError, "season_length must be a number of steps > 2"),
+    ({"season_length": np.nan}, ValueError, "season_length must be a number of steps > 2"),
+    ({"season_length": 12, "harmonics": 6}, ValueError, "harmonics must be below"),
+    ({"harmonics": 2}, ValueError, "harmonics=2 needs season_length"),
+    ({"season_length": 12, "harmonics": "many"}, ValueError, "harmonics must be 'auto'"),
+    ({"season_length": 12, "harmonics": 1.5}, TypeError, "harmonics must be an integer"),
+    ({"season_length": 12, "max_harmonics": -1}, ValueError, "max_harmonics must be"),
+])
+def test_bad_seasonal_parameters_raise_naming_the_problem(params, error, message):
+    with pytest.raises(error, match=message):
+        ARIMAForecaster(order=(1, 0, 0), **params).fit(Y)

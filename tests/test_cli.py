@@ -334,3 +334,27 @@ def test_backtest_with_refit_and_too_many_origins(capsys, hourly_csv):
     code, _, err = run(capsys, "backtest", hourly_csv, "--column", "temperature",
                        "--horizon", 50, "--model", "naive", "--origins", 20)
     assert code == 1 and "lower --origins" in err
+
+
+def test_compare_co2_fits_a_seasonal_arima_and_says_what_it_fitted(capsys, monkeypatch):
+    from dataclasses import replace
+
+    co2 = comparison.PRESETS["co2"]  # a smaller search than the preset's, same kind of model
+    monkeypatch.setitem(comparison.PRESETS, "co2",
+                        replace(co2, arima=dict(co2.arima, max_harmonics=1)))
+    code, out, err = run(capsys, "compare", "--dataset", "co2", "--models", "naive", "arima",
+                         "--origins", "2", "--arima-max-p", "0", "--arima-max-q", "0", "-q")
+    assert code == 0, err
+    assert "arima: 1 Fourier pair of period 52.18 weeks and a drift with ARIMA(0, 1, 0)" in out
+
+
+def test_season_length_makes_the_csv_arima_seasonal(capsys, hourly_csv):
+    common = ["compare", "--csv", hourly_csv, "--column", "temperature", "--models", "arima",
+              "--horizons", "3", "--origins", "2", "--arima-max-p", "0", "--arima-max-q", "0",
+              "-q"]
+    code, out, err = run(capsys, *common, "--season-length", "24")
+    assert code == 0, err
+    assert "Fourier pair" in out and "ARIMAForecaster(season_length=24)" in out
+    code, out, err = run(capsys, *common)
+    assert code == 0, err
+    assert "arima: order by AIC over p <= 0, q <= 0 (d by KPSS)" in out

@@ -195,3 +195,39 @@ def test_comparison_runs_rnns_through_their_public_api(tiny_rnn):
     assert np.isfinite(result.table["mae"]).all()
     assert "lstm, gru: RNNForecaster with its default parameters (random_state=0)." \
         in result.notes
+
+
+# ---------------------------------------------------------------------------------------------
+# the ARIMA baseline: seasonal (Fourier terms with ARIMA errors) when there is a season
+# ---------------------------------------------------------------------------------------------
+def test_arima_gets_the_season_unless_its_parameters_give_one():
+    assert make_forecaster("arima").get_params()["season_length"] is None
+    assert make_forecaster("arima", season_length=52).get_params()["season_length"] == 52
+    own = make_forecaster("arima", season_length=52, arima_params={"season_length": 52.18})
+    assert own.get_params()["season_length"] == 52.18
+    # Two steps hold no Fourier pair: the seasonal naive model takes them, ARIMA does not.
+    assert make_forecaster("arima", season_length=2).get_params()["season_length"] is None
+    assert PRESETS["co2"].arima["season_length"] == pytest.approx(365.25 / 7)
+    assert PRESETS["co2"].arima["trend"] == "auto"
+    assert "season_length" not in PRESETS["ecg"].arima | PRESETS["csv"].arima
+
+
+def test_co2_comparison_fits_a_seasonal_arima_and_its_note_says_what_it_is():
+    from tsrnn.datasets import load_co2
+
+    quick = dict(PRESETS["co2"].arima, max_p=0, max_q=0, max_harmonics=1)  # 4 small fits
+    result = run_comparison(load_co2(), models=["naive", "seasonal", "arima"], horizons=[4, 52],
+                            n_origins=3, season_length=52, arima_params=quick)
+    note = next(note for note in result.notes if note.startswith("arima:"))
+    assert note.startswith("arima: 1 Fourier pair of period 52.18 weeks and a drift with "
+                           "ARIMA(0, 1, 0) errors (dynamic harmonic regression, "
+                           "ARIMAForecaster(season_length=52.18, trend='auto'))")
+    assert "the number of pairs (0 to 1) and the drift by AIC" in note
+    mase = result.table.set_index(["model", "horizon"])["mase"]
+    assert mase["arima", 52] < mase["seasonal naive", 52] < mase["naive", 52]
+
+
+def test_arima_note_is_unchanged_without_a_season():
+    result = run_comparison(trend_with_a_yearly_cycle(300), models=["arima"], horizons=[4],
+                            n_origins=2, arima_params={"max_p": 1, "max_q": 0})
+    assert "arima: order by AIC over p <= 1, q <= 0 (d by KPSS)." in result.notes

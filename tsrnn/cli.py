@@ -77,6 +77,8 @@ def _arima_params(args, preset):
         params["max_p"] = args.arima_max_p
     if args.arima_max_q is not None:
         params["max_q"] = args.arima_max_q
+    if args.season_length is not None:  # also the period of ARIMA's Fourier terms
+        params["season_length"] = args.season_length
     return params
 
 
@@ -298,8 +300,10 @@ def _common_options():
 def _model_options(parser):
     group = parser.add_argument_group("model settings")
     group.add_argument("--season-length", type=_positive_int, metavar="N",
-                       help="period of the seasonal naive model, in steps (default: 52 for "
-                            "CO2; needed for the seasonal model elsewhere)")
+                       help="period of the seasonal naive model and of ARIMA's Fourier terms, "
+                            "in steps (default for CO2: 52, and 365.25 / 7 for ARIMA; needed "
+                            "for the seasonal model elsewhere; without it ARIMA is "
+                            "non-seasonal)")
     group.add_argument("--arima-fit-length", type=_non_negative_int, metavar="N",
                        help="fit ARIMA on the last N training observations only (0: all; "
                             "default: 3000 for the ECG, all for CO2, 5000 for a CSV)")
