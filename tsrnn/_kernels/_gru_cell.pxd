@@ -14,19 +14,20 @@ from cython cimport floating
 
 from tsrnn._kernels._activations cimport (dsigmoid_from_output, dtanh_from_output, sigmoid,
                                           tanh_)
-from tsrnn._kernels._blas cimport fill_rows, gemm
+from tsrnn._kernels._blas cimport fill_rows, recurrent_product, step_gemm
 from tsrnn._kernels._parallel cimport column_sums_split, gemm_rows_split
 from tsrnn._kernels._sequence cimport hidden_weight_gradient
 
 
 cdef inline void gru_cell_forward(
         Py_ssize_t B, Py_ssize_t H, floating* gates, const floating* h_prev,
-        const floating* w_hh, const floating* b_hh, bint reset_after, floating* hproj,
-        floating* h) noexcept nogil:
+        const floating* w_hh, const floating* w_hh_t, const floating* b_hh, bint reset_after,
+        floating* hproj, floating* h) noexcept nogil:
     """Advance B rows by one step.
 
     gates  (B, 4H) in: columns 0:3H hold x W_ih^T + b_ih; out: r, z, n, hn|rh
     h_prev (B, H) state at t-1; w_hh (3H, H); b_hh (3H,)
+    w_hh_t (H, 3H) W_hh^T, or NULL (see ``recurrent_product``)
     hproj  (B, 3H) scratch for the hidden-side projection
     h      (B, H) out: state at t (must not alias h_prev)
     """
@@ -36,12 +37,15 @@ cdef inline void gru_cell_forward(
     cdef const floating* h_prev_row
     cdef floating* h_row
     cdef floating r, z, n
+    cdef const floating* w_hn_t = NULL  # columns 2H:3H of W_hh^T
+    if w_hh_t != NULL:
+        w_hn_t = w_hh_t + 2 * H
     # loops go one row at a time, indexed by j only: a shape the C compiler vectorises
     if reset_after:
         # hproj = h_{t-1} W_hh^T + b_hh
         fill_rows(B, H3, b_hh, hproj, H3)
-        gemm(False, True, <int> B, <int> H3, <int> H, 1, h_prev, <int> H, w_hh, <int> H,
-             1, hproj, <int> H3)
+        recurrent_product(<int> B, <int> H3, <int> H, h_prev, <int> H, w_hh, <int> H, w_hh_t,
+                          <int> H3, 1, hproj, <int> H3)
         for b in range(B):
             row = gates + b * G
             hrow = hproj + b * H3
@@ -59,8 +63,8 @@ cdef inline void gru_cell_forward(
     else:
         # r and z first: they need only h_{t-1}; then n needs (r * h_{t-1}) W_hn^T
         fill_rows(B, 2 * H, b_hh, hproj, H3)
-        gemm(False, True, <int> B, <int> (2 * H), <int> H, 1, h_prev, <int> H, w_hh,
-             <int> H, 1, hproj, <int> H3)
+        recurrent_product(<int> B, <int> (2 * H), <int> H, h_prev, <int> H, w_hh, <int> H,
+                          w_hh_t, <int> H3, 1, hproj, <int> H3)
         for b in range(B):
             row = gates + b * G
             hrow = hproj + b * H3
@@ -71,8 +75,9 @@ cdef inline void gru_cell_forward(
                 row[H + j] = sigmoid(row[H + j] + hrow[H + j])
                 row[3 * H + j] = r * h_prev_row[j]
         fill_rows(B, H, b_hh + 2 * H, hproj + 2 * H, H3)
-        gemm(False, True, <int> B, <int> H, <int> H, 1, gates + 3 * H, <int> G,
-             w_hh + 2 * H * H, <int> H, 1, hproj + 2 * H, <int> H3)
+        recurrent_product(<int> B, <int> H, <int> H, gates + 3 * H, <int> G,
+                          w_hh + 2 * H * H, <int> H, w_hn_t, <int> H3, 1, hproj + 2 * H,
+                          <int> H3)
         for b in range(B):
             row = gates + b * G
             hrow = hproj + b * H3
@@ -130,8 +135,8 @@ cdef inline void gru_cell_backward(
                 hrow[2 * H + j] = dn_pre * r
                 dh_row[j] = dhv * z
         # dh_{t-1} = z dh_t + dgh W_hh
-        gemm(False, False, <int> B, <int> H, <int> H3, 1, dgh, <int> H3, w_hh, <int> H,
-             1, dh, <int> H)
+        step_gemm(False, <int> B, <int> H, <int> H3, dgh, <int> H3, w_hh, <int> H,
+                  1, dh, <int> H)
     else:
         for b in range(B):
             row = gates + b * G
@@ -150,8 +155,8 @@ cdef inline void gru_cell_backward(
                 hrow[H + j] = dz_pre
                 hrow[2 * H + j] = dn_pre
         # d(r h) = dn_pre W_hn
-        gemm(False, False, <int> B, <int> H, <int> H, 1, dgh + 2 * H, <int> H3,
-             w_hh + 2 * H * H, <int> H, 0, drh, <int> H)
+        step_gemm(False, <int> B, <int> H, <int> H, dgh + 2 * H, <int> H3,
+                  w_hh + 2 * H * H, <int> H, 0, drh, <int> H)
         for b in range(B):
             row = gates + b * G
             xrow = dgx + b * H3
@@ -166,8 +171,8 @@ cdef inline void gru_cell_backward(
                 hrow[j] = dr_pre
                 dh_row[j] = dh_row[j] * row[H + j] + drh_row[j] * r
         # dh_{t-1} += [dr_pre, dz_pre] W_h{r,z}
-        gemm(False, False, <int> B, <int> H, <int> (2 * H), 1, dgh, <int> H3, w_hh, <int> H,
-             1, dh, <int> H)
+        step_gemm(False, <int> B, <int> H, <int> (2 * H), dgh, <int> H3, w_hh, <int> H,
+                  1, dh, <int> H)
 
 
 cdef inline void gru_weight_gradients(

@@ -9,7 +9,7 @@ each part one single-threaded BLAS call. Without OpenMP at build time, prange ru
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport gemm
+from tsrnn._kernels._blas cimport whole_sequence_gemm
 
 # A product or reduction is split only when each thread gets at least this many multiply-adds:
 # every parallel region ends in a barrier, which is cheap on an idle machine but costs a whole
@@ -34,15 +34,15 @@ cdef inline void gemm_rows_split(int threads, bint trans_a, bint trans_b, Py_ssi
     """
     cdef Py_ssize_t p, m0, m1
     if threads <= 1 or m < 2 * threads or m * n * k < threads * MIN_WORK_PER_THREAD:
-        gemm(trans_a, trans_b, <int> m, <int> n, <int> k, alpha, a, <int> lda, b, <int> ldb,
-             beta, c, <int> ldc)
+        whole_sequence_gemm(trans_a, trans_b, <int> m, <int> n, <int> k, alpha, a, <int> lda,
+                            b, <int> ldb, beta, c, <int> ldc)
         return
     for p in prange(threads, num_threads=threads, schedule="static"):
         m0 = part_start(m, threads, p)
         m1 = part_start(m, threads, p + 1)
-        gemm(trans_a, trans_b, <int> (m1 - m0), <int> n, <int> k, alpha,
-             a + (m0 if trans_a else m0 * lda), <int> lda, b, <int> ldb, beta,
-             c + m0 * ldc, <int> ldc)
+        whole_sequence_gemm(trans_a, trans_b, <int> (m1 - m0), <int> n, <int> k, alpha,
+                            a + (m0 if trans_a else m0 * lda), <int> lda, b, <int> ldb, beta,
+                            c + m0 * ldc, <int> ldc)
 
 
 cdef inline void column_sums_split(int threads, Py_ssize_t rows, Py_ssize_t cols,

@@ -3,22 +3,23 @@
 from cython cimport floating
 
 from tsrnn._kernels._activations cimport drelu_from_output, dtanh_from_output, relu, tanh_
-from tsrnn._kernels._blas cimport copy_to, gemm
+from tsrnn._kernels._blas cimport copy_to, recurrent_product, step_gemm
 from tsrnn._kernels._parallel cimport column_sums_split, gemm_rows_split
 from tsrnn._kernels._sequence cimport hidden_weight_gradient
 
 
 cdef inline void rnn_cell_forward(
         Py_ssize_t B, Py_ssize_t H, floating* h, const floating* h_prev,
-        const floating* w_hh, bint use_relu) noexcept nogil:
+        const floating* w_hh, const floating* w_hh_t, bint use_relu) noexcept nogil:
     """Advance B rows by one step.
 
     h      (B, H) in: x W_ih^T + b_ih + b_hh; out: the new hidden state (it is its own cache)
     h_prev (B, H) state at t-1 (must not alias h); w_hh (H, H)
+    w_hh_t (H, H) W_hh^T, or NULL (see ``recurrent_product``)
     """
     cdef Py_ssize_t k
-    gemm(False, True, <int> B, <int> H, <int> H, 1, h_prev, <int> H, w_hh, <int> H,
-         1, h, <int> H)
+    recurrent_product(<int> B, <int> H, <int> H, h_prev, <int> H, w_hh, <int> H, w_hh_t,
+                      <int> H, 1, h, <int> H)
     if use_relu:
         for k in range(B * H):
             h[k] = relu(h[k])
@@ -43,8 +44,8 @@ cdef inline void rnn_cell_backward(
     else:
         for k in range(B * H):
             dgates[k] = dh[k] * dtanh_from_output(h[k])
-    gemm(False, False, <int> B, <int> H, <int> H, 1, dgates, <int> H, w_hh, <int> H,
-         0, dh, <int> H)
+    step_gemm(False, <int> B, <int> H, <int> H, dgates, <int> H, w_hh, <int> H,
+              0, dh, <int> H)
 
 
 cdef inline void rnn_weight_gradients(

@@ -25,7 +25,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
-from tsrnn._kernels._blas cimport add_to, copy_to, fill_rows, fill_rows_sum, gemm
+from tsrnn._kernels._blas cimport (add_to, copy_to, few_rows, fill_rows, fill_rows_sum,
+                                   recurrent_product, step_gemm, transpose)
 from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward, gru_weight_gradients
 from tsrnn._kernels._lstm_cell cimport (lstm_cell_backward, lstm_cell_forward,
                                         lstm_weight_gradients)
@@ -56,6 +57,8 @@ cdef struct Layer:
     void* b_ih            # (G,)
     void* b_hh            # (G,)
     void* peep            # (3, H), LSTM only: peephole weights, zeros without peepholes
+    void* w_ih_t          # (F, G) scratch for W_ih^T and (H, G) for W_hh^T: filled by the
+    void* w_hh_t          # forward pass when each thread has enough rows to use them, else NULL
     void* h0              # (B, H) initial state
     void* c0              # (B, H) initial cell, LSTM only
     void* h               # (Ts, B, H) states; Ts = T with the cache, else 2 (alternating)
@@ -102,6 +105,8 @@ cdef Layer* _layer_table(list layers, bint backward, floating* kind) except NULL
             table[k].b_ih = _address(d["b_ih"], kind)
             table[k].b_hh = _address(d["b_hh"], kind)
             table[k].peep = _address(d.get("peep"), kind)
+            table[k].w_ih_t = _address(d.get("w_ih_t"), kind)
+            table[k].w_hh_t = _address(d.get("w_hh_t"), kind)
             table[k].h0 = _address(d["h0"], kind)
             table[k].c0 = _address(d.get("c0"), kind)
             table[k].h = _address(d["h"], kind)
@@ -154,17 +159,19 @@ cdef void _layer_step(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t b0, Py_ssiz
     if cell == RNN_TANH or cell == RNN_RELU:
         # the new state is its own cache: h = act(x W_ih^T + b_ih + b_hh + h_prev W_hh^T)
         fill_rows_sum(nb, H, <floating*> lay.b_ih, <floating*> lay.b_hh, h, H)
-        gemm(False, True, <int> nb, <int> H, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
-             <int> F, 1, h, <int> H)
-        rnn_cell_forward(nb, H, h, h_prev, <floating*> lay.w_hh, cell == RNN_RELU)
+        recurrent_product(<int> nb, <int> H, <int> F, x, <int> F, <floating*> lay.w_ih,
+                          <int> F, <floating*> lay.w_ih_t, <int> H, 1, h, <int> H)
+        rnn_cell_forward(nb, H, h, h_prev, <floating*> lay.w_hh, <floating*> lay.w_hh_t,
+                         cell == RNN_RELU)
         return
     gates = <floating*> lay.gates + slot_x * B * W + b0 * W
     if cell == GRU_RESET_AFTER or cell == GRU_RESET_BEFORE:
         fill_rows(nb, G, <floating*> lay.b_ih, gates, W)
-        gemm(False, True, <int> nb, <int> G, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
-             <int> F, 1, gates, <int> W)
-        gru_cell_forward(nb, H, gates, h_prev, <floating*> lay.w_hh, <floating*> lay.b_hh,
-                         cell == GRU_RESET_AFTER, <floating*> lay.hproj + b0 * 3 * H, h)
+        recurrent_product(<int> nb, <int> G, <int> F, x, <int> F, <floating*> lay.w_ih,
+                          <int> F, <floating*> lay.w_ih_t, <int> G, 1, gates, <int> W)
+        gru_cell_forward(nb, H, gates, h_prev, <floating*> lay.w_hh, <floating*> lay.w_hh_t,
+                         <floating*> lay.b_hh, cell == GRU_RESET_AFTER,
+                         <floating*> lay.hproj + b0 * 3 * H, h)
         return
     c = <floating*> lay.c + slot_h * B * H + b0 * H
     if t == 0:
@@ -172,10 +179,10 @@ cdef void _layer_step(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t b0, Py_ssiz
     else:
         c_prev = <floating*> lay.c + slot_prev * B * H + b0 * H
     fill_rows_sum(nb, G, <floating*> lay.b_ih, <floating*> lay.b_hh, gates, W)
-    gemm(False, True, <int> nb, <int> G, <int> F, 1, x, <int> F, <floating*> lay.w_ih,
-         <int> F, 1, gates, <int> W)
-    lstm_cell_forward(nb, H, gates, h_prev, c_prev, <floating*> lay.w_hh, <floating*> lay.peep,
-                      h, c)
+    recurrent_product(<int> nb, <int> G, <int> F, x, <int> F, <floating*> lay.w_ih, <int> F,
+                      <floating*> lay.w_ih_t, <int> G, 1, gates, <int> W)
+    lstm_cell_forward(nb, H, gates, h_prev, c_prev, <floating*> lay.w_hh,
+                      <floating*> lay.w_hh_t, <floating*> lay.peep, h, c)
 
 
 cdef void _forward_rows(int cell, Layer* table, Py_ssize_t L, Py_ssize_t T, Py_ssize_t B,
@@ -214,9 +221,9 @@ cdef void _forward_rows(int cell, Layer* table, Py_ssize_t L, Py_ssize_t T, Py_s
                          <floating*> table[k + 1].mask, slot_x, <floating*> table[k + 1].x)
         out = pred + (t * B + b0) * D
         fill_rows(nb, D, b_out, out, D)
-        gemm(False, True, <int> nb, <int> D, <int> H, 1,
-             <floating*> table[L - 1].h + (slot_h * B + b0) * H, <int> H, w_out, <int> H, 1,
-             out, <int> D)
+        step_gemm(True, <int> nb, <int> D, <int> H,
+                  <floating*> table[L - 1].h + (slot_h * B + b0) * H, <int> H, w_out, <int> H, 1,
+                  out, <int> D)
         if residual:
             for b in range(b0, b0 + nb):
                 add_to(D, x0 + b * F0, pred + (t * B + b) * D)
@@ -251,6 +258,7 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
     table = _layer_table(layers, False, <floating*> NULL)
     try:
         with nogil:
+            _prepare_transposes(cell, table, L, H, B // threads, True, <floating*> NULL)
             for p in prange(threads, num_threads=threads, schedule="static"):
                 b0 = part_start(B, threads, p)
                 b1 = part_start(B, threads, p + 1)
@@ -259,6 +267,24 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
                               residual, &w_out[0, 0], &b_out[0], &pred[0, 0, 0])
     finally:
         free(table)
+
+
+cdef void _prepare_transposes(int cell, Layer* table, Py_ssize_t L, Py_ssize_t H,
+                             Py_ssize_t rows, bint hidden, floating* kind) noexcept nogil:
+    """Write W_ih^T (and with ``hidden`` W_hh^T) of every layer when ``rows`` per thread make
+    them pay (``few_rows``); otherwise leave them out (NULL): the products then use W itself.
+    Each pass writes the copies it reads, so they always match the current weights."""
+    cdef Py_ssize_t k, G = _gate_rows(cell, H)
+    for k in range(L):
+        if few_rows(rows, kind) or table[k].w_ih_t == NULL or table[k].w_hh_t == NULL:
+            table[k].w_ih_t = NULL
+            table[k].w_hh_t = NULL
+            continue
+        transpose(G, table[k].F, <floating*> table[k].w_ih, <floating*> table[k].w_ih_t)
+        if hidden:
+            transpose(G, H, <floating*> table[k].w_hh, <floating*> table[k].w_hh_t)
+        else:
+            table[k].w_hh_t = NULL
 
 
 cdef inline void _feed_up(Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t H,
@@ -295,16 +321,14 @@ cdef void _backward_rows(int cell, Layer* table, Py_ssize_t L, Py_ssize_t T, Py_
         for b in range(b0, b0 + nb):
             for i in range(D):
                 total[b * D + i] = dpred[(t * B + b) * D + i] + feedback[b * D + i]
-        gemm(False, False, <int> nb, <int> H, <int> D, 1, total + b0 * D, <int> D, w_out,
-             <int> H, 1, <floating*> table[L - 1].dh + b0 * H, <int> H)
+        step_gemm(False, <int> nb, <int> H, <int> D, total + b0 * D, <int> D, w_out,
+                  <int> H, 1, <floating*> table[L - 1].dh + b0 * H, <int> H)
         for k in range(L - 1, -1, -1):
             lay = &table[k]
             _layer_step_backward(cell, lay, B, b0, nb, H, t, <floating*> NULL)
             # gradient on this layer's input u^k_t = dg W_ih
             dinput = <floating*> lay.dinput + b0 * lay.F
-            gemm(False, False, <int> nb, <int> lay.F, <int> G, 1,
-                 <floating*> lay.dgx + (t * B + b0) * G, <int> G, <floating*> lay.w_ih,
-                 <int> lay.F, 0, dinput, <int> lay.F)
+            _input_gradient(lay, G, <floating*> lay.dgx + (t * B + b0) * G, nb, dinput)
             if k > 0:
                 _feed_down(B, b0, nb, H, dinput, <floating*> lay.mask, t,
                            <floating*> table[k - 1].dh)
@@ -340,6 +364,7 @@ def closed_loop_backward(int cell, list layers, const floating[:, ::1] w_out,
     cdef Layer* table = _layer_table(layers, True, <floating*> NULL)
     try:
         with nogil:
+            _prepare_transposes(cell, table, L, H, B // threads, False, <floating*> NULL)
             for p in prange(threads, num_threads=threads, schedule="static"):
                 b0 = part_start(B, threads, p)
                 b1 = part_start(B, threads, p + 1)
@@ -371,6 +396,18 @@ cdef inline void _feed_down(Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize
     mask = mask + t * B * H + b0 * H
     for i in range(n):
         dh_below[i] += dinput[i] * mask[i]
+
+
+cdef inline void _input_gradient(Layer* lay, Py_ssize_t G, const floating* dg, Py_ssize_t nb,
+                                 floating* dinput) noexcept nogil:
+    """dinput (nb, F) = dg (nb, G) W_ih: dot products with the rows of W_ih^T when the
+    forward pass wrote it (one vector loop over G per input feature), else from W_ih."""
+    if lay.w_ih_t != NULL:
+        step_gemm(True, <int> nb, <int> lay.F, <int> G, dg, <int> G,
+                  <floating*> lay.w_ih_t, <int> G, 0, dinput, <int> lay.F)
+    else:
+        step_gemm(False, <int> nb, <int> lay.F, <int> G, dg, <int> G,
+                  <floating*> lay.w_ih, <int> lay.F, 0, dinput, <int> lay.F)
 
 
 cdef void _layer_step_backward(int cell, Layer* lay, Py_ssize_t B, Py_ssize_t b0,
@@ -469,6 +506,7 @@ cdef class Streamer:
     cdef object inputs
 
     def __cinit__(self, int cell, list layers):
+        cdef Py_ssize_t k
         first = layers[0]
         self.cell = cell
         self.layers = layers
@@ -482,6 +520,10 @@ cdef class Streamer:
             self.table = _layer_table(layers, False, <double*> NULL)
         else:
             self.table = _layer_table(layers, False, <float*> NULL)
+        # no transposed copies: they would go stale when the weights change between steps
+        for k in range(self.L):
+            self.table[k].w_ih_t = NULL
+            self.table[k].w_hh_t = NULL
         # the start state goes into slot 1, so the first step writes slot 0
         for lay in layers:
             lay["h"][1] = lay["h0"]

@@ -9,36 +9,43 @@ OpenMP threads each run the whole time loop over their own slice of the batch.
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport add_to, fill_rows, gemm
+from tsrnn._kernels._blas cimport add_to, few_rows, fill_rows, step_gemm, transpose
 from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward, gru_weight_gradients
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
 
 
 cdef void _forward_rows(Py_ssize_t T, Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t H,
                         floating* gates, const floating* h0, const floating* w_hh,
-                        const floating* b_hh, bint reset_after, floating* hproj,
-                        floating* h_out) noexcept nogil:
+                        const floating* w_hh_t, const floating* b_hh, bint reset_after,
+                        floating* hproj, floating* h_out) noexcept nogil:
     """The time loop for rows b0 .. b0 + nb of every step (hproj: those rows' scratch)."""
     cdef Py_ssize_t t, G = 4 * H
-    gru_cell_forward(nb, H, gates + b0 * G, h0 + b0 * H, w_hh, b_hh, reset_after,
+    gru_cell_forward(nb, H, gates + b0 * G, h0 + b0 * H, w_hh, w_hh_t, b_hh, reset_after,
                      hproj + b0 * 3 * H, h_out + b0 * H)
     for t in range(1, T):
         gru_cell_forward(nb, H, gates + (t * B + b0) * G, h_out + ((t - 1) * B + b0) * H,
-                         w_hh, b_hh, reset_after, hproj + b0 * 3 * H, h_out + (t * B + b0) * H)
+                         w_hh, w_hh_t, b_hh, reset_after, hproj + b0 * 3 * H,
+                         h_out + (t * B + b0) * H)
 
 
 def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
                 const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
                 bint reset_after, const floating[:, ::1] h0, floating[:, :, ::1] h_out,
-                floating[:, :, ::1] gates, floating[:, ::1] hproj, int threads=1):
+                floating[:, :, ::1] gates, floating[:, ::1] hproj, floating[:, ::1] w_hh_t,
+                int threads=1):
     """Run a GRU layer over a sequence, keeping what backward needs.
 
     x (T, B, F); w_ih (3H, F); w_hh (3H, H); b_ih, b_hh (3H,); h0 (B, H).
     Outputs: h_out (T, B, H); gates (T, B, 4H) r, z, n, hn|rh. hproj (B, 3H) scratch.
+    w_hh_t (H, 3H) scratch: W_hh^T, written here when each thread's rows make it pay.
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t G = 4 * H, H3 = 3 * H, p, b0, b1
+    cdef floating* w_t = NULL
     with nogil:
+        if not few_rows(B // threads, <floating*> NULL):
+            w_t = &w_hh_t[0, 0]
+            transpose(H3, H, &w_hh[0, 0], w_t)
         # All T*B input projections in one product into columns 0:3H of the cache
         fill_rows(T * B, H3, &b_ih[0], &gates[0, 0, 0], G)
         gemm_rows_split(threads, False, True, T * B, H3, F, 1, &x[0, 0, 0], F, &w_ih[0, 0], F,
@@ -46,7 +53,7 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
         for p in prange(threads, num_threads=threads, schedule="static"):
             b0 = part_start(B, threads, p)
             b1 = part_start(B, threads, p + 1)
-            _forward_rows(T, B, b0, b1 - b0, H, &gates[0, 0, 0], &h0[0, 0], &w_hh[0, 0],
+            _forward_rows(T, B, b0, b1 - b0, H, &gates[0, 0, 0], &h0[0, 0], &w_hh[0, 0], w_t,
                           &b_hh[0], reset_after, &hproj[0, 0], &h_out[0, 0, 0])
 
 
@@ -104,7 +111,8 @@ def gru_step(const floating[:, ::1] x, const floating[:, ::1] w_ih,
     cdef Py_ssize_t B = x.shape[0], F = x.shape[1], H = h_prev.shape[1], G = 4 * H
     with nogil:
         fill_rows(B, 3 * H, &b_ih[0], &gates[0, 0], G)
-        gemm(False, True, <int> B, <int> (3 * H), <int> F, 1, &x[0, 0], <int> F, &w_ih[0, 0],
-             <int> F, 1, &gates[0, 0], <int> G)
-        gru_cell_forward(B, H, &gates[0, 0], &h_prev[0, 0], &w_hh[0, 0], &b_hh[0], reset_after,
+        step_gemm(True, <int> B, <int> (3 * H), <int> F, &x[0, 0], <int> F, &w_ih[0, 0],
+                  <int> F, 1, &gates[0, 0], <int> G)
+        gru_cell_forward(B, H, &gates[0, 0], &h_prev[0, 0], &w_hh[0, 0], NULL, &b_hh[0],
+                         reset_after,
                          &hproj[0, 0], &h[0, 0])

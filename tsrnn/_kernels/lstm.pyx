@@ -9,7 +9,7 @@ threads each run the whole time loop over their own slice of the batch (``_paral
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport add_to, fill_rows_sum, gemm
+from tsrnn._kernels._blas cimport add_to, few_rows, fill_rows_sum, step_gemm, transpose
 from tsrnn._kernels._lstm_cell cimport (lstm_cell_backward, lstm_cell_forward,
                                         lstm_weight_gradients)
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
@@ -17,15 +17,15 @@ from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
 
 cdef void _forward_rows(Py_ssize_t T, Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t H,
                         floating* gates, const floating* h0, const floating* c0,
-                        const floating* w_hh, const floating* peep, floating* h_out,
-                        floating* c_out) noexcept nogil:
+                        const floating* w_hh, const floating* w_hh_t, const floating* peep,
+                        floating* h_out, floating* c_out) noexcept nogil:
     """The time loop for rows b0 .. b0 + nb of every step."""
     cdef Py_ssize_t t, G = 4 * H
-    lstm_cell_forward(nb, H, gates + b0 * G, h0 + b0 * H, c0 + b0 * H, w_hh, peep,
+    lstm_cell_forward(nb, H, gates + b0 * G, h0 + b0 * H, c0 + b0 * H, w_hh, w_hh_t, peep,
                       h_out + b0 * H, c_out + b0 * H)
     for t in range(1, T):
         lstm_cell_forward(nb, H, gates + (t * B + b0) * G, h_out + ((t - 1) * B + b0) * H,
-                          c_out + ((t - 1) * B + b0) * H, w_hh, peep,
+                          c_out + ((t - 1) * B + b0) * H, w_hh, w_hh_t, peep,
                           h_out + (t * B + b0) * H, c_out + (t * B + b0) * H)
 
 
@@ -34,16 +34,21 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
                  const floating[::1] b_hh, const floating[:, ::1] peep,
                  const floating[:, ::1] h0, const floating[:, ::1] c0,
                  floating[:, :, ::1] h_out, floating[:, :, ::1] c_out,
-                 floating[:, :, ::1] gates, int threads=1):
+                 floating[:, :, ::1] gates, floating[:, ::1] w_hh_t, int threads=1):
     """Run an LSTM layer over a sequence, keeping what backward needs.
 
     x (T, B, F); w_ih (4H, F); w_hh (4H, H); b_ih, b_hh (4H,); peep (3, H) peephole weights,
     zeros for a plain LSTM; h0, c0 (B, H). Outputs: h_out, c_out (T, B, H) the states at
-    every step; gates (T, B, 4H) the activated gates i, f, g, o.
+    every step; gates (T, B, 4H) the activated gates i, f, g, o. w_hh_t (H, 4H) scratch:
+    W_hh^T, written here when each thread's rows make it pay.
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t G = 4 * H, p, b0, b1
+    cdef floating* w_t = NULL
     with nogil:
+        if not few_rows(B // threads, <floating*> NULL):
+            w_t = &w_hh_t[0, 0]
+            transpose(G, H, &w_hh[0, 0], w_t)
         # All T*B input projections in one product: gates = x W_ih^T + b_ih + b_hh
         fill_rows_sum(T * B, G, &b_ih[0], &b_hh[0], &gates[0, 0, 0], G)
         gemm_rows_split(threads, False, True, T * B, G, F, 1, &x[0, 0, 0], F, &w_ih[0, 0], F,
@@ -52,7 +57,7 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
             b0 = part_start(B, threads, p)
             b1 = part_start(B, threads, p + 1)
             _forward_rows(T, B, b0, b1 - b0, H, &gates[0, 0, 0], &h0[0, 0], &c0[0, 0],
-                          &w_hh[0, 0], &peep[0, 0], &h_out[0, 0, 0], &c_out[0, 0, 0])
+                          &w_hh[0, 0], w_t, &peep[0, 0], &h_out[0, 0, 0], &c_out[0, 0, 0])
 
 
 cdef void _backward_rows(Py_ssize_t T, Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb,
@@ -113,7 +118,7 @@ def lstm_step(const floating[:, ::1] x, const floating[:, ::1] w_ih,
     cdef Py_ssize_t B = x.shape[0], F = x.shape[1], H = h_prev.shape[1], G = 4 * H
     with nogil:
         fill_rows_sum(B, G, &b_ih[0], &b_hh[0], &gates[0, 0], G)
-        gemm(False, True, <int> B, <int> G, <int> F, 1, &x[0, 0], <int> F, &w_ih[0, 0],
-             <int> F, 1, &gates[0, 0], <int> G)
-        lstm_cell_forward(B, H, &gates[0, 0], &h_prev[0, 0], &c_prev[0, 0], &w_hh[0, 0],
+        step_gemm(True, <int> B, <int> G, <int> F, &x[0, 0], <int> F, &w_ih[0, 0],
+                  <int> F, 1, &gates[0, 0], <int> G)
+        lstm_cell_forward(B, H, &gates[0, 0], &h_prev[0, 0], &c_prev[0, 0], &w_hh[0, 0], NULL,
                           &peep[0, 0], &h[0, 0], &c[0, 0])

@@ -9,34 +9,39 @@ h' = act(W_ih x + b_ih + W_hh h + b_hh) with act tanh or relu (``_rnn_cell.pxd``
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport add_to, fill_rows_sum, gemm
+from tsrnn._kernels._blas cimport add_to, few_rows, fill_rows_sum, step_gemm, transpose
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
 from tsrnn._kernels._rnn_cell cimport rnn_cell_backward, rnn_cell_forward, rnn_weight_gradients
 
 
 cdef void _forward_rows(Py_ssize_t T, Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t H,
-                        const floating* h0, const floating* w_hh, bint use_relu,
-                        floating* h_out) noexcept nogil:
+                        const floating* h0, const floating* w_hh, const floating* w_hh_t,
+                        bint use_relu, floating* h_out) noexcept nogil:
     """The time loop for rows b0 .. b0 + nb of every step."""
     cdef Py_ssize_t t
-    rnn_cell_forward(nb, H, h_out + b0 * H, h0 + b0 * H, w_hh, use_relu)
+    rnn_cell_forward(nb, H, h_out + b0 * H, h0 + b0 * H, w_hh, w_hh_t, use_relu)
     for t in range(1, T):
         rnn_cell_forward(nb, H, h_out + (t * B + b0) * H, h_out + ((t - 1) * B + b0) * H,
-                         w_hh, use_relu)
+                         w_hh, w_hh_t, use_relu)
 
 
 def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
                 const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
                 bint use_relu, const floating[:, ::1] h0, floating[:, :, ::1] h_out,
-                int threads=1):
+                floating[:, ::1] w_hh_t, int threads=1):
     """Run an RNN layer over a sequence.
 
     x (T, B, F); w_ih (H, F); w_hh (H, H); b_ih, b_hh (H,); h0 (B, H).
     Output: h_out (T, B, H), the state at every step (also all that backward needs).
+    w_hh_t (H, H) scratch: W_hh^T, written here when each thread's rows make it pay.
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t p, b0, b1
+    cdef floating* w_t = NULL
     with nogil:
+        if not few_rows(B // threads, <floating*> NULL):
+            w_t = &w_hh_t[0, 0]
+            transpose(H, H, &w_hh[0, 0], w_t)
         # All T*B input projections in one product: h_out = x W_ih^T + b_ih + b_hh
         fill_rows_sum(T * B, H, &b_ih[0], &b_hh[0], &h_out[0, 0, 0], H)
         gemm_rows_split(threads, False, True, T * B, H, F, 1, &x[0, 0, 0], F, &w_ih[0, 0], F,
@@ -44,7 +49,7 @@ def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
         for p in prange(threads, num_threads=threads, schedule="static"):
             b0 = part_start(B, threads, p)
             b1 = part_start(B, threads, p + 1)
-            _forward_rows(T, B, b0, b1 - b0, H, &h0[0, 0], &w_hh[0, 0], use_relu,
+            _forward_rows(T, B, b0, b1 - b0, H, &h0[0, 0], &w_hh[0, 0], w_t, use_relu,
                           &h_out[0, 0, 0])
 
 
@@ -94,6 +99,6 @@ def rnn_step(const floating[:, ::1] x, const floating[:, ::1] w_ih,
     cdef Py_ssize_t B = x.shape[0], F = x.shape[1], H = h_prev.shape[1]
     with nogil:
         fill_rows_sum(B, H, &b_ih[0], &b_hh[0], &h[0, 0], H)
-        gemm(False, True, <int> B, <int> H, <int> F, 1, &x[0, 0], <int> F, &w_ih[0, 0],
-             <int> F, 1, &h[0, 0], <int> H)
-        rnn_cell_forward(B, H, &h[0, 0], &h_prev[0, 0], &w_hh[0, 0], use_relu)
+        step_gemm(True, <int> B, <int> H, <int> F, &x[0, 0], <int> F, &w_ih[0, 0],
+                  <int> F, 1, &h[0, 0], <int> H)
+        rnn_cell_forward(B, H, &h[0, 0], &h_prev[0, 0], &w_hh[0, 0], NULL, use_relu)

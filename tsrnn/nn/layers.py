@@ -216,6 +216,10 @@ class _Recurrent:
                             f"not a tuple")
         return _check_array(state, name, shape, self.dtype), None
 
+    def _transpose_scratch(self, weight):
+        """Room for weight^T: the kernels write it when it speeds up their per-step products."""
+        return np.empty(weight.shape[::-1], self.dtype)
+
     def _pack_state(self, h, c):
         return (h, c) if self._has_cell_state else h
 
@@ -254,6 +258,8 @@ class _Recurrent:
                    "h0": np.array(h0[k]),  # a copy, safe from later changes by the caller
                    "h": np.empty((states_kept, B, H), dtype),
                    "x": np.empty((steps_kept, B, w_ih.shape[1]), dtype),
+                   "w_ih_t": self._transpose_scratch(w_ih),
+                   "w_hh_t": self._transpose_scratch(w_hh),
                    "mask": dropout_masks[k - 1] if (dropout_masks and k > 0) else None}
             self._add_kernel_buffers(k, lay, steps_kept, states_kept, B, c0)
             layers.append(lay)
@@ -438,7 +444,7 @@ class RNN(_Recurrent):
         T, B, _ = x.shape
         h_out = np.empty((T, B, self.hidden_size), self.dtype)
         _rnn.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity == "relu", h0, h_out,
-                         threads)
+                         self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "h_out": h_out}
 
     def _backward_layer(self, k, cache, dout, dh, dc, threads):
@@ -510,7 +516,7 @@ class GRU(_Recurrent):
         gates = np.empty((T, B, 4 * H), self.dtype)
         hproj = np.empty((B, 3 * H), self.dtype)
         _gru.gru_forward(x, w_ih, w_hh, b_ih, b_hh, self.reset_after, h0, h_out, gates, hproj,
-                         threads)
+                         self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "h_out": h_out, "gates": gates}
 
     def _backward_layer(self, k, cache, dout, dh, dc, threads):
@@ -611,7 +617,7 @@ class LSTM(_Recurrent):
         c_out = np.empty((T, B, H), self.dtype)
         gates = np.empty((T, B, 4 * H), self.dtype)
         _lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], h0, c0, h_out, c_out,
-                           gates, threads)
+                           gates, self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "c0": c0, "h_out": h_out, "c_out": c_out, "gates": gates}
 
     def _backward_layer(self, k, cache, dout, dh, dc, threads):
