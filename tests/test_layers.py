@@ -40,6 +40,11 @@ PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 GRAD_SHAPES = [(1, 1, 1, 1, 1), (1, 1, 2, 2, 3), (3, 2, 2, 3, 1), (4, 1, 3, 2, 2), (2, 3, 2, 2, 3)]
 ORACLE_SHAPES = [(1, 1, 1, 1, 1), (1, 2, 3, 4, 2), (5, 1, 2, 3, 1), (4, 3, 3, 5, 3),
                  (6, 2, 4, 3, 2)]
+# Wider shapes take the kernels' other product paths: more than 8 rows (per thread) multiply by
+# the transposed recurrent weight, 16 or more units fill whole vector tiles, H = 17 and 33
+# leave tails, F = 1 and 8 choose between hand-written and BLAS weight gradients.
+WIDE_SHAPES = [(3, 12, 1, 17, 1), (2, 40, 8, 33, 2), (2, 70, 1, 16, 1)]
+ORACLE_SHAPES += WIDE_SHAPES
 
 
 def shape_id(s):
@@ -389,6 +394,7 @@ def test_layer_matches_torch(torch, worst_errors, variant, dtype, shape):
 # against the NumPy reference (all variants; the only oracle for peephole and reset-before)
 # ------------------------------------------------------------------------------------------------
 REFERENCE_SHAPES = [(1, 1, 1, 1, 1), (3, 2, 3, 4, 2), (5, 1, 2, 3, 3), (2, 4, 2, 2, 1)]
+REFERENCE_SHAPES += WIDE_SHAPES
 
 
 @pytest.mark.parametrize("shape", REFERENCE_SHAPES, ids=shape_id)

@@ -133,6 +133,41 @@ def test_gradients_through_fed_back_predictions_match_finite_differences(
         assert relative_error(dstate0[1], numeric(state[1])) < 1e-6
 
 
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_wide_batch_equals_its_rows_run_in_small_groups(cell, options, dtype):
+    """Rows are independent: 40 rows at once (products through transposed weights) give the
+    predictions, final states and summed gradients of the same rows run 4 at a time (dot
+    products with the weights themselves)."""
+    rng = np.random.default_rng(7)
+    T, B, D, E, H, group = 6, 40, 1, 2, 17, 4
+    net = RecurrentNetwork(cell, D, E, H, 2, residual=True, dtype=dtype, random_state=8,
+                           **options)
+    for value in net.head.params.values():  # a residual head starts at zero: make it matter
+        value[...] = rng.uniform(-0.5, 0.5, value.shape)
+    y = rng.standard_normal((T, B, D)).astype(dtype)
+    exog = rng.standard_normal((T, B, E)).astype(dtype)
+    teacher = rng.random((T, B)) < 0.5
+    teacher[0] = True
+    dpred = rng.standard_normal((T, B, D)).astype(dtype)
+
+    def run(rows):
+        pred, final = net.run(y[:, rows], teacher[:, rows], exog[:, rows], keep_cache=True)
+        net.backward(dpred[:, rows])
+        return pred, hidden(final, net), [g.copy() for _, _, g in net.parameters()]
+
+    pred, final, grads = run(slice(None))
+    pieces = [run(slice(b, b + group)) for b in range(0, B, group)]
+    tolerance = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(pred, np.concatenate([p for p, _, _ in pieces], axis=1),
+                               rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(final, np.concatenate([f for _, f, _ in pieces], axis=1),
+                               rtol=tolerance, atol=tolerance)
+    for k, grad in enumerate(grads):
+        total = sum(g[k] for _, _, g in pieces)
+        assert relative_error(grad, total) < tolerance * 10
+
+
 def test_float32_matches_float64():
     rng = np.random.default_rng(6)
     T, B = 20, 4
