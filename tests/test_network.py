@@ -168,6 +168,38 @@ def test_a_wide_batch_equals_its_rows_run_in_small_groups(cell, options, dtype):
         assert relative_error(grad, total) < tolerance * 10
 
 
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("n_exog", [0, 2])
+def test_advance_equals_the_final_state_of_a_teacher_forced_run(cell, options, n_exog):
+    """Streaming advances (through a kept streamer) follow run() step for step, also when
+    one continues from the state the previous advance returned, and a state that advance did
+    not return starts afresh from its values."""
+    rng = np.random.default_rng(9)
+    net = RecurrentNetwork(cell, 1, n_exog, 6, 2, dtype=np.float32, random_state=3, **options)
+    T = 10
+    y = rng.standard_normal((T, 1, 1)).astype(np.float32)
+    exog = rng.standard_normal((T, 1, n_exog)).astype(np.float32) if n_exog else None
+    _, expected = net.run(y, np.ones((T, 1), bool), exog)
+    state = None
+    for t in range(0, T, 3):  # pieces of 3, 3, 3, 1 steps
+        state = net.advance(y[t:t + 3], None if exog is None else exog[t:t + 3], state)
+    np.testing.assert_allclose(hidden(state, net), hidden(expected, net), rtol=1e-5, atol=1e-6)
+    copied = tuple(a.copy() for a in state) if net.has_cell_state else state.copy()
+    again = net.advance(y[:2], None if exog is None else exog[:2], copied)
+    _, reference = net.run(y[:2], np.ones((2, 1), bool), exog if exog is None else exog[:2],
+                           copied)
+    np.testing.assert_allclose(hidden(again, net), hidden(reference, net), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_advance_checks_its_inputs():
+    net = RecurrentNetwork("gru", 1, 1, 4, dtype=np.float32, random_state=0)
+    with pytest.raises(ValueError, match="exog"):
+        net.advance(np.zeros((2, 1, 1), np.float32))
+    with pytest.raises(ValueError, match="expected"):
+        net.advance(np.zeros((2, 1, 3), np.float32), np.zeros((2, 1, 1), np.float32))
+
+
 def test_float32_matches_float64():
     rng = np.random.default_rng(6)
     T, B = 20, 4

@@ -574,7 +574,15 @@ cdef class Streamer:
     @property
     def state(self):
         """The current state: h (num_layers, B, H), or (h, c) for LSTM (copies)."""
-        h = np.stack([lay["h"][self.slot] for lay in self.layers])
+        h = self._copy_slot("h")
         if self.layers[0].get("c") is None:
             return h
-        return h, np.stack([lay["c"][self.slot] for lay in self.layers])
+        return h, self._copy_slot("c")
+
+    cdef object _copy_slot(self, str name):
+        """The current slot of buffer ``name`` of every layer, as one new (L, B, H) array."""
+        cdef Py_ssize_t k
+        out = np.empty((self.L, self.B, self.H), self.dtype)
+        for k in range(self.L):
+            out[k] = self.layers[k][name][self.slot]
+        return out

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -189,7 +189,7 @@ def _to_block(obj, what):
         raise ValueError(f"{what} is empty: got shape {values.shape}; need at least one value")
     if index is not None:
         _check_index(index, what)
-    return _Block(np.ascontiguousarray(values), replace(layout, n_seen=values.shape[0]), index)
+    return _Block(np.ascontiguousarray(values), layout._with(n_seen=values.shape[0]), index)
 
 
 def _infer_step(index):
@@ -252,11 +252,10 @@ def _with_index_end(block, what, fallback=None):
             f"(e.g. {what}.asfreq('h')) or pass a numpy array"
         )
     dtype = index.dtype if kind in ("datetime", "timedelta", "int") else None
-    layout = replace(
-        layout, index_kind=kind, last=index[-1], step=step, index_name=index.name,
-        index_dtype=dtype,
+    layout = layout._with(
+        index_kind=kind, last=index[-1], step=step, index_name=index.name, index_dtype=dtype,
     )
-    return replace(block, layout=layout)
+    return _Block(block.values, layout, block.index)
 
 
 def _fill_missing(values, what, missing):
@@ -329,7 +328,7 @@ def _match_columns(block, n_expected, names_expected, what):
                 )
             order = [got.index(name) for name in expected]
             block.values = np.ascontiguousarray(block.values[:, order])
-            block.layout = replace(block.layout, columns=pd.Index(expected))
+            block.layout = block.layout._with(columns=pd.Index(expected))
     return block
 
 

@@ -527,6 +527,14 @@ class RNNForecaster(BaseForecaster):
             teacher = np.ones((T, 1), bool)
         return network.run(y3, teacher, X3, state, first_pred)
 
+    def _advance(self, state, y, X):
+        """The state after the network reads values y (T, D) and exogenous inputs X (T, E)."""
+        dtype = self.network_.dtype
+        T = len(y)
+        y3 = np.ascontiguousarray(y, dtype=dtype).reshape(T, 1, -1)
+        X3 = None if X is None else np.ascontiguousarray(X, dtype=dtype).reshape(T, 1, -1)
+        return self.network_.advance(y3, X3, state)
+
     def _forecast(self, state, last, horizon, X_future):
         """Feed ``last`` then the network's own predictions for ``horizon`` steps."""
         D = last.shape[0]
@@ -564,7 +572,7 @@ class RNNForecaster(BaseForecaster):
         for i, y in enumerate(ys):
             state, last = self.end_states_[i]
             inputs = np.concatenate([last[None, :], y[:-1]])
-            _, state = self._run(state, inputs, None if Xs is None else Xs[i])
+            state = self._advance(state, inputs, None if Xs is None else Xs[i])
             states.append((state, y[-1].copy()))
         self.end_states_ = states
 
