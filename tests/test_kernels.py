@@ -65,6 +65,7 @@ def test_tsrnn_simd_rejects_an_unknown_level(tmp_path):
 # ------------------------------------------------------------------ OpenMP batch slices
 def _layer_results(cls, options, threads, monkeypatch):
     monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 1)
+    monkeypatch.setattr(kernels, "MIN_STEP_WORK_PER_THREAD", 1)
     kernels.set_num_threads(threads)
     try:
         layer = cls(3, 9, num_layers=2, dtype=np.float64, random_state=0, **options)
@@ -89,6 +90,7 @@ def test_closed_loop_split_over_threads_equals_one_thread(monkeypatch, cell):
     from tsrnn.nn.network import RecurrentNetwork
 
     monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 1)
+    monkeypatch.setattr(kernels, "MIN_STEP_WORK_PER_THREAD", 1)
     results = []
     for threads in (1, 2):
         kernels.set_num_threads(threads)
@@ -113,6 +115,9 @@ def test_threads_follow_the_batch_and_the_setting():
         assert kernels.threads_for(1) == 1
         assert kernels.threads_for(2 * kernels.MIN_ROWS_PER_THREAD) == 2
         assert kernels.threads_for(10 ** 6) == 2
+        step = kernels.MIN_STEP_WORK_PER_THREAD
+        assert kernels.threads_for(10 ** 6, step_work=step) == 1
+        assert kernels.threads_for(10 ** 6, step_work=2 * step) == 2
     finally:
         kernels.set_num_threads(None)
     with pytest.raises(ValueError, match="positive integer"):

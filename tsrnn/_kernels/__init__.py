@@ -84,9 +84,12 @@ def single_threaded_blas():
     return _controller.limit(limits=1, user_api="blas")
 
 
-# Threads split the batch; below this many rows per thread the fork and join cost more than
-# the work they share (measured on 2 cores: LSTM/GRU H=64, T=64 gain from B >= 32).
+# Threads split the batch. They pay only with enough rows and enough arithmetic per step for
+# each: measured on a 2-core virtual machine (T = 64, forward and backward, one thread against
+# two), LSTM B=32, H=16 (16K multiply-adds per thread and step) gained nothing, B=32, H=32
+# (64K) 1.1x, B=64, H=128 1.8x; an RNN with B=64, H=32 (32K) ran slower on two threads.
 MIN_ROWS_PER_THREAD = 16
+MIN_STEP_WORK_PER_THREAD = 65536
 _num_threads = None
 
 
@@ -105,9 +108,24 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The most threads the kernels use."""
+    """The most threads the kernels use.
+
+    Without :func:`set_num_threads`, ``TSRNN_NUM_THREADS`` or else the cores this process may
+    use, read on the first call (every kernel call asks, and the system call costs a few
+    microseconds of a streaming step).
+    """
+    global _default_threads
     if _num_threads is not None:
         return _num_threads
+    if _default_threads is None:
+        _default_threads = _threads_from_environment()
+    return _default_threads
+
+
+_default_threads = None
+
+
+def _threads_from_environment():
     env = os.environ.get("TSRNN_NUM_THREADS")
     if env:
         try:
@@ -121,9 +139,20 @@ def get_num_threads():
         return os.cpu_count() or 1
 
 
-def threads_for(rows):
-    """Threads for a batch of ``rows`` independent sequences."""
-    return max(1, min(get_num_threads(), rows // MIN_ROWS_PER_THREAD))
+def threads_for(rows, step_work=None):
+    """Threads for a batch of ``rows`` independent sequences.
+
+    Parameters
+    ----------
+    rows : int
+    step_work : int, optional
+        Multiply-adds of one time step over all rows (the recurrent product: rows * G*H * H);
+        each thread must get at least ``MIN_STEP_WORK_PER_THREAD`` of them.
+    """
+    threads = min(get_num_threads(), rows // MIN_ROWS_PER_THREAD)
+    if step_work is not None:
+        threads = min(threads, step_work // MIN_STEP_WORK_PER_THREAD)
+    return max(1, threads)
 
 
 def blas_for(threads):

@@ -13,13 +13,16 @@ TSRNN_FUNCTION void NAME(tsrnn_nt_columns)(int rows, int n0, int n, int k, const
     for (int r = 0; r < rows; r++)
         for (int j = n0; j < n; j++) {
             const T *ar = a + (size_t)r * lda, *wj = w + (size_t)j * ldw;
-            V acc = {0};
-            T lanes[L], total = 0;
-            for (int p = 0; p < kv; p += L)
-                acc += LOAD(ar + p) * LOAD(wj + p);
-            STORE(lanes, acc);
-            for (int q = 0; q < L; q++)
-                total += lanes[q];
+            T total = 0;
+            if (kv > 0) {
+                V acc = {0};
+                T lanes[L];
+                for (int p = 0; p < kv; p += L)
+                    acc += LOAD(ar + p) * LOAD(wj + p);
+                STORE(lanes, acc);
+                for (int q = 0; q < L; q++)
+                    total += lanes[q];
+            }
             for (int p = kv; p < k; p++)
                 total += ar[p] * wj[p];
             c[(size_t)r * ldc + j] = TSRNN_KEEP(beta, c[(size_t)r * ldc + j]) + total;

@@ -546,10 +546,8 @@ class RNNForecaster(BaseForecaster):
         return pred[:, 0, :].astype(np.float64)
 
     def _predict_core(self, horizon, Xs_future, contexts):
-        with single_threaded_blas():
-            return self._predict_single_threaded(horizon, Xs_future, contexts)
-
-    def _predict_single_threaded(self, horizon, Xs_future, contexts):
+        # One row at a time: every product is small enough for the kernels' own loops, so BLAS
+        # (and the cost of limiting its threads, about 50 us a call) stays out of forecasts.
         outputs = []
         if contexts is None:
             for i, (state, last) in enumerate(self.end_states_):

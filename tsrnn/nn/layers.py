@@ -216,6 +216,11 @@ class _Recurrent:
                             f"not a tuple")
         return _check_array(state, name, shape, self.dtype), None
 
+    def _threads(self, rows):
+        """Threads for a pass over ``rows`` sequences (see ``tsrnn._kernels.threads_for``)."""
+        H = self.hidden_size
+        return _kernels.threads_for(rows, rows * self._gate_count * H * H)
+
     def _transpose_scratch(self, weight):
         """Room for weight^T: the kernels write it when it speeds up their per-step products."""
         return np.empty(weight.shape[::-1], self.dtype)
@@ -326,7 +331,7 @@ class _Recurrent:
         caches, h_n = [], np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
         inputs = x
-        threads = _kernels.threads_for(x.shape[1])
+        threads = self._threads(x.shape[1])
         with _kernels.blas_for(threads):
             for k in range(self.num_layers):
                 cache = self._forward_layer(k, inputs, h0[k], None if c0 is None else c0[k],
@@ -364,7 +369,7 @@ class _Recurrent:
         dh = dh.copy()  # the kernels overwrite them with the gradient on the initial state
         dc = dc.copy() if dc is not None else None
         upstream = dout
-        threads = _kernels.threads_for(B)
+        threads = self._threads(B)
         with _kernels.blas_for(threads):
             for k in range(self.num_layers - 1, -1, -1):
                 upstream = self._backward_layer(k, self._cache["caches"][k], upstream, dh[k],

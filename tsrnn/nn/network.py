@@ -276,7 +276,7 @@ class RecurrentNetwork:
         else:
             layers = self._inference_buffers(B, h0, c0)
         pred = np.empty((T, B, D), self.dtype)
-        threads = _kernels.threads_for(B)
+        threads = self.rnn._threads(B)
         with _kernels.blas_for(threads):
             _closed_loop.closed_loop_forward(
                 _closed_loop.CELL_KINDS[self.rnn.kernel_kind], layers, self.head.params["weight"],
@@ -357,7 +357,7 @@ class RecurrentNetwork:
         T, B, D = y.shape
         H, L = self.hidden_size, self.num_layers
         x = np.ascontiguousarray(y if exog is None else np.concatenate([y, exog], axis=2))
-        threads = _kernels.threads_for(B)
+        threads = self.rnn._threads(B)
         caches = []
         h_n = np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
@@ -388,7 +388,7 @@ class RecurrentNetwork:
         self.head.grads["weight"][...] = flat.T @ caches[-1]["h_out"].reshape(T * B, H)
         self.head.grads["bias"][...] = flat.sum(axis=0)
         dout = (flat @ self.head.params["weight"]).reshape(T, B, H)
-        threads = _kernels.threads_for(B)
+        threads = self.rnn._threads(B)
         with _kernels.blas_for(threads):
             for k in range(self.num_layers - 1, -1, -1):
                 dx = self.rnn._backward_layer(k, caches[k], dout, dh[k],
@@ -431,7 +431,7 @@ class RecurrentNetwork:
             lay["dpeep"] = self.rnn._dpeep[k] if self.cell == "lstm" else None
         dpred_total = np.empty_like(dpred)
         feedback = np.empty((B, D), self.dtype)
-        threads = _kernels.threads_for(B)
+        threads = self.rnn._threads(B)
         with _kernels.blas_for(threads):
             _closed_loop.closed_loop_backward(
                 _closed_loop.CELL_KINDS[self.rnn.kernel_kind], layers, self.head.params["weight"],
