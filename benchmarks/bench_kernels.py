@@ -5,7 +5,9 @@ implementations alternating within each case):
   - forward, and forward + backward (dx and every weight gradient), of LSTM, GRU and RNN
     layers: B=64, T=64, F in {1, 8}, H in {16, 32, 64, 128, 256}; B=1 and B=256 at H=64;
   - one streaming step with B=1 at H=32 and H=128 (torch: the module on a one-step input
-    with its state; tsrnn: the layer's step, and RNNForecaster.update of one value);
+    with its state; tsrnn: the layer's streamer, which keeps its state, the layer's step,
+    which checks its arguments and returns new arrays, and RNNForecaster.update of one value,
+    which also checks, scales and indexes it); each timing covers 100 calls;
   - 100 autoregressive steps with a linear head (torch: a Python loop over the module and a
     Linear; tsrnn: the closed-loop kernel, and RNNForecaster.predict).
 Each case runs with 1 and 2 threads on both sides (torch.set_num_threads, tsrnn's OpenMP
@@ -41,14 +43,20 @@ def timed(function):
     return time.perf_counter() - start
 
 
-def race(ours, theirs, repeats):
-    """Median seconds of each, alternating, after one warm-up call of each."""
+def race(ours, theirs, repeats, calls=1):
+    """Median seconds per call of each, alternating, after one warm-up call of each; every
+    timing covers ``calls`` calls (for calls too short to time one by one)."""
     ours()
     theirs()
+
+    def batch(function):
+        for _ in range(calls):
+            function()
+
     a, b = [], []
     for _ in range(repeats):
-        a.append(timed(ours))
-        b.append(timed(theirs))
+        a.append(timed(lambda: batch(ours)) / calls)
+        b.append(timed(lambda: batch(theirs)) / calls)
     return float(np.median(a)), float(np.median(b))
 
 
@@ -100,34 +108,33 @@ def layer_cases(torch, cell, B, T, F, H, repeats):
 
 
 def step_cases(torch, cell, H, repeats):
-    """One streaming step with B=1: the layer step, and RNNForecaster.update of one value."""
+    """One streaming step with B=1: the layer's streamer and step, and RNNForecaster.update."""
     cls, _ = CELLS[cell]
     layer = cls(1, H, random_state=0)
     module = getattr(torch.nn, cell.upper())(1, H)
     layer.load_state_dict(module.state_dict())
     x = np.ones((1, 1), np.float32)
     state = layer.step(x)[1]
+    streamer = layer.streamer(state)
     x_t = torch.ones((1, 1, 1))
     with torch.no_grad():
         state_t = module(x_t)[1]
-
-    def ours():
-        layer.step(x, state)
 
     def theirs():
         with torch.no_grad():
             module(x_t, state_t)
 
-    a, b = race(ours, theirs, repeats * 50)
-    rows = [{"case": "step (layer)", "cell": cell, "B": 1, "T": 1, "F": 1, "H": H,
-             "tsrnn_ms": a * 1e3, "torch_ms": b * 1e3, "ratio": b / a}]
     series = np.sin(np.arange(600) / 10.0)
     forecaster = RNNForecaster(cell=cell, hidden_size=H, max_epochs=1, early_stopping=False,
                                random_state=0).fit(series)
     value = np.array([0.5])
-    a, b = race(lambda: forecaster.update(value), theirs, repeats * 50)
-    rows.append({"case": "step (RNNForecaster.update)", "cell": cell, "B": 1, "T": 1, "F": 1,
-                 "H": H, "tsrnn_ms": a * 1e3, "torch_ms": b * 1e3, "ratio": b / a})
+    rows = []
+    for what, ours in (("step (layer streamer)", lambda: streamer.step(1.0)),
+                       ("step (layer.step)", lambda: layer.step(x, state)),
+                       ("step (RNNForecaster.update)", lambda: forecaster.update(value))):
+        a, b = race(ours, theirs, repeats, calls=100)
+        rows.append({"case": what, "cell": cell, "B": 1, "T": 1, "F": 1, "H": H,
+                     "tsrnn_ms": a * 1e3, "torch_ms": b * 1e3, "ratio": b / a})
     return rows
 
 
@@ -153,12 +160,12 @@ def generation_cases(torch, cell, H, repeats, steps=100):
                 out, state = module(value, state)
                 value = head(out)
 
-    a, b = race(ours, theirs, repeats * 5)
+    a, b = race(ours, theirs, repeats * 3, calls=3)
     rows = [{"case": f"generate {steps} (kernel)", "cell": cell, "B": 1, "T": steps, "F": 1,
              "H": H, "tsrnn_ms": a * 1e3, "torch_ms": b * 1e3, "ratio": b / a}]
     forecaster = RNNForecaster(cell=cell, hidden_size=H, max_epochs=1, early_stopping=False,
                                random_state=0).fit(np.sin(np.arange(600) / 10.0))
-    a, b = race(lambda: forecaster.predict(steps), theirs, repeats * 5)
+    a, b = race(lambda: forecaster.predict(steps), theirs, repeats * 3, calls=3)
     rows.append({"case": f"generate {steps} (RNNForecaster.predict)", "cell": cell, "B": 1,
                  "T": steps, "F": 1, "H": H, "tsrnn_ms": a * 1e3, "torch_ms": b * 1e3,
                  "ratio": b / a})
@@ -198,7 +205,8 @@ def main(argv=None):
     table.to_csv(RESULTS / "kernels.csv", index=False)
     header = (f"tsrnn {tsrnn.__version__} (SIMD: {kernels.SIMD}) against torch {torch.__version__}"
               f" on {platform.machine()}, {time.strftime('%Y-%m-%d')}; float32, medians of "
-              f"{args.repeats} (x50 for steps, x5 for generation); ratio = torch / tsrnn time")
+              f"{args.repeats} (steps: timings of 100 calls; generation: {3 * args.repeats} "
+              f"timings of 3 calls); ratio = torch / tsrnn time")
     columns = ["threads", "case", "cell", "B", "T", "F", "H", "tsrnn_ms", "torch_ms", "ratio",
                "tsrnn_gflops", "torch_gflops", "gemm_gflops"]
     text = table[columns].to_string(index=False, float_format=lambda v: f"{v:.3g}",
