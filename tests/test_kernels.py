@@ -14,11 +14,12 @@ CELLS = [("lstm", layers.LSTM, {"peephole": True}), ("gru", layers.GRU, {}),
          ("gru", layers.GRU, {"reset_after": False}), ("rnn", layers.RNN, {})]
 
 
-def run_layer(monkeypatch, name, cls, options, level, dtype):
+def run_layer(monkeypatch, name, cls, options, level, dtype, shape):
     monkeypatch.setattr(layers, f"_{name}", kernels.load(name, level))
     rng = np.random.default_rng(0)
-    layer = cls(3, 17, num_layers=2, dtype=dtype, random_state=0, **options)
-    x = rng.standard_normal((11, 5, 3)).astype(dtype)
+    T, B, H = shape
+    layer = cls(3, H, num_layers=2, dtype=dtype, random_state=0, **options)
+    x = rng.standard_normal((T, B, 3)).astype(dtype)
     out, _ = layer.forward(x)
     dx, _ = layer.backward(rng.standard_normal(out.shape).astype(dtype))
     return [out.copy(), dx.copy()] + [g.copy() for g in layer.grads.values()]
@@ -27,10 +28,12 @@ def run_layer(monkeypatch, name, cls, options, level, dtype):
 @pytest.mark.parametrize("level", kernels.available())
 @pytest.mark.parametrize("name, cls, options", CELLS)
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-13)])
+@pytest.mark.parametrize("shape", [(11, 5, 17), (4, 40, 33)], ids=["narrow", "wide"])
 def test_every_simd_build_matches_the_baseline(monkeypatch, level, name, cls, options, dtype,
-                                               tolerance):
-    baseline = run_layer(monkeypatch, name, cls, options, "baseline", dtype)
-    other = run_layer(monkeypatch, name, cls, options, level, dtype)
+                                               tolerance, shape):
+    """(T, B, H): 5 rows take the dot-product kernels, 40 rows the transposed weights."""
+    baseline = run_layer(monkeypatch, name, cls, options, "baseline", dtype, shape)
+    other = run_layer(monkeypatch, name, cls, options, level, dtype, shape)
     for a, b in zip(other, baseline):
         assert np.max(np.abs(a - b)) <= tolerance * np.max(np.abs(b))
 
