@@ -73,7 +73,7 @@ class RNNForecaster(BaseForecaster):
         predictions (scheduled sampling). A pair (start, end) decays linearly over the
         epochs; a callable gets ``(epoch, max_epochs)``. On the ECG benchmark plain teacher
         forcing (1.0) with the residual head and multi-step early stopping forecast best
-        (``benchmarks/ecg_training.py``), hence the default.
+        (``benchmarks/bench_ecg_accuracy.py``), hence the default.
     free_run : int, default=36
         Length of the stretches in which the network is fed its own predictions in training
         (when ``teacher_forcing < 1``); also the default validation horizon.
