@@ -63,11 +63,12 @@ static inline void tsrnn_store_d(double *p, tsrnn_vd v) { memcpy(p, &v, sizeof v
 #define TSRNN_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #endif
 
+#ifdef TSRNN_SHUFFLE
 /* out[i] = the sum of the lanes of v[i], i = 0..7: pairwise sums across the eight vectors
- * (three rounds of shuffles and adds) instead of eight separate horizontal sums. */
+ * (three rounds of shuffles and adds) instead of eight separate horizontal sums. Without
+ * shuffles _smallgemm_impl.h adds each vector's lanes in turn. */
 static inline void tsrnn_lane_sums_s(const tsrnn_vs v[8], float out[8])
 {
-#ifdef TSRNN_SHUFFLE
     tsrnn_vs p[4], q[2], r;
     for (int i = 0; i < 4; i++)  /* p[i]: neighbouring lanes of v[2i] and v[2i+1] added */
         p[i] = TSRNN_SHUFFLE(v[2 * i], v[2 * i + 1], 0, 8, 2, 10, 4, 12, 6, 14)
@@ -78,20 +79,10 @@ static inline void tsrnn_lane_sums_s(const tsrnn_vs v[8], float out[8])
     r = TSRNN_SHUFFLE(q[0], q[1], 0, 1, 2, 3, 8, 9, 10, 11)
       + TSRNN_SHUFFLE(q[0], q[1], 4, 5, 6, 7, 12, 13, 14, 15);
     tsrnn_store_s(out, r);
-#else
-    for (int i = 0; i < 8; i++) {
-        float lanes[TSRNN_LANES_S];
-        tsrnn_store_s(lanes, v[i]);
-        out[i] = 0;
-        for (int q = 0; q < TSRNN_LANES_S; q++)
-            out[i] += lanes[q];
-    }
-#endif
 }
 
 static inline void tsrnn_lane_sums_d(const tsrnn_vd v[8], double out[8])
 {
-#ifdef TSRNN_SHUFFLE
     for (int half = 0; half < 2; half++) {
         const tsrnn_vd *w = v + 4 * half;
         tsrnn_vd p0 = TSRNN_SHUFFLE(w[0], w[1], 0, 4, 2, 6) + TSRNN_SHUFFLE(w[0], w[1], 1, 5, 3, 7);
@@ -99,16 +90,13 @@ static inline void tsrnn_lane_sums_d(const tsrnn_vd v[8], double out[8])
         tsrnn_vd r = TSRNN_SHUFFLE(p0, p1, 0, 1, 4, 5) + TSRNN_SHUFFLE(p0, p1, 2, 3, 6, 7);
         tsrnn_store_d(out + 4 * half, r);
     }
-#else
-    for (int i = 0; i < 8; i++) {
-        double lanes[TSRNN_LANES_D];
-        tsrnn_store_d(lanes, v[i]);
-        out[i] = 0;
-        for (int q = 0; q < TSRNN_LANES_D; q++)
-            out[i] += lanes[q];
-    }
-#endif
 }
+#define TSRNN_LANE_SUMS_S tsrnn_lane_sums_s
+#define TSRNN_LANE_SUMS_D tsrnn_lane_sums_d
+#else
+#define TSRNN_LANE_SUMS_S tsrnn_lane_sums_plain_s
+#define TSRNN_LANE_SUMS_D tsrnn_lane_sums_plain_d
+#endif
 
 /* The kernels themselves, once per element type (see _smallgemm_impl.h). */
 #define TSRNN_CAT_(a, b) a##_##b
@@ -120,7 +108,7 @@ static inline void tsrnn_lane_sums_d(const tsrnn_vd v[8], double out[8])
 #define NAME(f) TSRNN_CAT(f, s)
 #define LOAD tsrnn_load_s
 #define STORE tsrnn_store_s
-#define LANE_SUMS tsrnn_lane_sums_s
+#define LANE_SUMS TSRNN_LANE_SUMS_S
 #include "_smallgemm_impl.h"
 #undef T
 #undef V
@@ -136,7 +124,7 @@ static inline void tsrnn_lane_sums_d(const tsrnn_vd v[8], double out[8])
 #define NAME(f) TSRNN_CAT(f, d)
 #define LOAD tsrnn_load_d
 #define STORE tsrnn_store_d
-#define LANE_SUMS tsrnn_lane_sums_d
+#define LANE_SUMS TSRNN_LANE_SUMS_D
 #include "_smallgemm_impl.h"
 #undef T
 #undef V

@@ -4,6 +4,20 @@
  * vector), NAME(f) (f with the type's suffix), LOAD, STORE and LANE_SUMS defined.
  */
 
+#ifndef TSRNN_SHUFFLE
+/* out[i] = the sum of the lanes of v[i], i = 0..7, for compilers without vector shuffles */
+static inline void NAME(tsrnn_lane_sums_plain)(const V v[8], T out[8])
+{
+    for (int i = 0; i < 8; i++) {
+        T lanes[L];
+        STORE(lanes, v[i]);
+        out[i] = 0;
+        for (int q = 0; q < L; q++)
+            out[i] += lanes[q];
+    }
+}
+#endif
+
 /* Rows r < rows of C, columns n0 .. n-1: the columns the wide tiles of gemm_nt leave over,
  * one dot product each. */
 TSRNN_FUNCTION void NAME(tsrnn_nt_columns)(int rows, int n0, int n, int k, const T *a, int lda,
