@@ -42,8 +42,10 @@ ORACLE_SHAPES = [(1, 1, 1, 1, 1), (1, 2, 3, 4, 2), (5, 1, 2, 3, 1), (4, 3, 3, 5,
                  (6, 2, 4, 3, 2)]
 # Wider shapes take the kernels' other product paths: more than 8 rows (per thread) multiply by
 # the transposed recurrent weight, 16 or more units fill whole vector tiles, H = 17 and 33
-# leave tails, F = 1 and 8 choose between hand-written and BLAS weight gradients.
-WIDE_SHAPES = [(3, 12, 1, 17, 1), (2, 40, 8, 33, 2), (2, 70, 1, 16, 1)]
+# leave tails, F = 1 and 8 choose between hand-written and BLAS weight gradients, and from 24
+# rows with W_hh^T rows 2 KB apart (G*H >= 512) the products copy panels of it first.
+WIDE_SHAPES = [(3, 12, 1, 17, 1), (2, 40, 8, 33, 2), (2, 70, 1, 16, 1), (2, 60, 1, 180, 1),
+               (2, 52, 1, 520, 1)]
 ORACLE_SHAPES += WIDE_SHAPES
 
 

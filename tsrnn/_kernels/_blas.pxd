@@ -62,16 +62,17 @@ cdef inline bint _small_product(bint trans_b, int m, int n, int k,
 
     Measured on x86-64 (AVX2) against OpenBLAS 0.3 on one thread, for the products of one
     step (CPU time): C = A W^T is faster by hand for up to 8 rows (1 row by 128 x 512: 3.8 us
-    against 49) and for few columns (the head's one output per row); C = A M for up to 32
-    float rows at every H <= 256, and for any number of rows up to H = 128 (64 rows, H = 32:
-    6.4 us against 10.4). In double precision the hand-written kernels win only for a few
-    rows (up to 4, or 8 with H <= 64).
+    against 49) and for few columns (the head's one output per row); C = A M for up to 64
+    float rows at every H <= 256 (64 rows, H = 256, forward from W^T: about 500 us against
+    650), and for any number of rows up to H = 128 (64 rows, H = 32: 6.4 us against 10.4). In
+    double precision the hand-written kernels win only for a few rows (up to 4, or 8 with
+    H <= 64).
     """
     cdef bint small
     if trans_b:
         small = few_rows(m, kind) or n <= 8
     elif floating is float:
-        small = m <= 32 or n * k <= 65536
+        small = m <= 64 or n * k <= 65536
     else:
         small = m <= 4 or (m <= 8 and n * k <= 16384)
     return small
