@@ -171,9 +171,9 @@ def test_a_wide_batch_equals_its_rows_run_in_small_groups(cell, options, dtype):
 @pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
 @pytest.mark.parametrize("n_exog", [0, 2])
 def test_advance_equals_the_final_state_of_a_teacher_forced_run(cell, options, n_exog):
-    """Streaming advances (through a kept streamer) follow run() step for step, also when
-    one continues from the state the previous advance returned, and a state that advance did
-    not return starts afresh from its values."""
+    """Streaming advances (through a kept streamer) follow run() step for step when each
+    continues from the state the previous one returned; a state advance did not return, or
+    one it returned but has advanced from already, starts a streamer from its values."""
     rng = np.random.default_rng(9)
     net = RecurrentNetwork(cell, 1, n_exog, 6, 2, dtype=np.float32, random_state=3, **options)
     T = 10
@@ -184,12 +184,19 @@ def test_advance_equals_the_final_state_of_a_teacher_forced_run(cell, options, n
     for t in range(0, T, 3):  # pieces of 3, 3, 3, 1 steps
         state = net.advance(y[t:t + 3], None if exog is None else exog[t:t + 3], state)
     np.testing.assert_allclose(hidden(state, net), hidden(expected, net), rtol=1e-5, atol=1e-6)
-    copied = tuple(a.copy() for a in state) if net.has_cell_state else state.copy()
-    again = net.advance(y[:2], None if exog is None else exog[:2], copied)
-    _, reference = net.run(y[:2], np.ones((2, 1), bool), exog if exog is None else exog[:2],
-                           copied)
-    np.testing.assert_allclose(hidden(again, net), hidden(reference, net), rtol=1e-5,
-                               atol=1e-6)
+    pieces = (y[:2], None if exog is None else exog[:2])
+    _, from_state = net.run(pieces[0], np.ones((2, 1), bool), pieces[1], state)
+    # twice from the same returned state: the second call must not continue the first's
+    for _ in range(2):
+        again = net.advance(*pieces, state)
+        np.testing.assert_allclose(hidden(again, net), hidden(from_state, net), rtol=1e-5,
+                                   atol=1e-6)
+    other = random_state(net, 1, rng)
+    other = tuple(a.astype(np.float32) for a in other) if net.has_cell_state \
+        else other.astype(np.float32)
+    _, from_other = net.run(pieces[0], np.ones((2, 1), bool), pieces[1], other)
+    np.testing.assert_allclose(hidden(net.advance(*pieces, other), net), hidden(from_other, net),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_advance_checks_its_inputs():

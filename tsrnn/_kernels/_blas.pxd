@@ -162,6 +162,18 @@ cdef inline void transpose(Py_ssize_t rows, Py_ssize_t cols, const floating* a,
             out[j * rows + r] = a[r * cols + j]
 
 
+cdef inline floating* transposed_if_it_pays(Py_ssize_t rows, Py_ssize_t n, Py_ssize_t k,
+                                            const floating* w,
+                                            floating* scratch) noexcept nogil:
+    """W^T for ``recurrent_product``: with more than ``few_rows`` rows per call, write the
+    transpose of W (n, k) into scratch (k, n) and return it; otherwise (or without scratch)
+    NULL, and the products use W itself."""
+    if scratch == NULL or few_rows(rows, <floating*> NULL):
+        return NULL
+    transpose(n, k, w, scratch)
+    return scratch
+
+
 cdef inline void fill_rows(Py_ssize_t rows, Py_ssize_t cols, const floating* row,
                            floating* out, Py_ssize_t ld) noexcept nogil:
     """Set every row of out (rows, cols; stride ld) to row (cols,)."""

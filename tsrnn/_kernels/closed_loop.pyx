@@ -25,8 +25,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
-from tsrnn._kernels._blas cimport (add_to, copy_to, few_rows, fill_rows, fill_rows_sum,
-                                   recurrent_product, step_gemm, transpose)
+from tsrnn._kernels._blas cimport (add_to, copy_to, fill_rows, fill_rows_sum, recurrent_product,
+                                   step_gemm, transposed_if_it_pays)
 from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward, gru_weight_gradients
 from tsrnn._kernels._lstm_cell cimport (lstm_cell_backward, lstm_cell_forward,
                                         lstm_weight_gradients)
@@ -276,13 +276,11 @@ cdef void _prepare_transposes(int cell, Layer* table, Py_ssize_t L, Py_ssize_t H
     Each pass writes the copies it reads, so they always match the current weights."""
     cdef Py_ssize_t k, G = _gate_rows(cell, H)
     for k in range(L):
-        if few_rows(rows, kind) or table[k].w_ih_t == NULL or table[k].w_hh_t == NULL:
-            table[k].w_ih_t = NULL
-            table[k].w_hh_t = NULL
-            continue
-        transpose(G, table[k].F, <floating*> table[k].w_ih, <floating*> table[k].w_ih_t)
+        table[k].w_ih_t = transposed_if_it_pays(rows, G, table[k].F, <floating*> table[k].w_ih,
+                                                <floating*> table[k].w_ih_t)
         if hidden:
-            transpose(G, H, <floating*> table[k].w_hh, <floating*> table[k].w_hh_t)
+            table[k].w_hh_t = transposed_if_it_pays(rows, G, H, <floating*> table[k].w_hh,
+                                                    <floating*> table[k].w_hh_t)
         else:
             table[k].w_hh_t = NULL
 

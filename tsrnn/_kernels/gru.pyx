@@ -9,7 +9,8 @@ OpenMP threads each run the whole time loop over their own slice of the batch.
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport add_to, few_rows, fill_rows, step_gemm, transpose
+from tsrnn._kernels._blas cimport (add_to, fill_rows, step_gemm,
+                                   transposed_if_it_pays)
 from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward, gru_weight_gradients
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
 
@@ -41,11 +42,9 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t G = 4 * H, H3 = 3 * H, p, b0, b1
-    cdef floating* w_t = NULL
+    cdef floating* w_t
     with nogil:
-        if not few_rows(B // threads, <floating*> NULL):
-            w_t = &w_hh_t[0, 0]
-            transpose(H3, H, &w_hh[0, 0], w_t)
+        w_t = transposed_if_it_pays(B // threads, H3, H, &w_hh[0, 0], &w_hh_t[0, 0])
         # All T*B input projections in one product into columns 0:3H of the cache
         fill_rows(T * B, H3, &b_ih[0], &gates[0, 0, 0], G)
         gemm_rows_split(threads, False, True, T * B, H3, F, 1, &x[0, 0, 0], F, &w_ih[0, 0], F,

@@ -9,7 +9,8 @@ threads each run the whole time loop over their own slice of the batch (``_paral
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport add_to, few_rows, fill_rows_sum, step_gemm, transpose
+from tsrnn._kernels._blas cimport (add_to, fill_rows_sum, step_gemm,
+                                   transposed_if_it_pays)
 from tsrnn._kernels._lstm_cell cimport (lstm_cell_backward, lstm_cell_forward,
                                         lstm_weight_gradients)
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
@@ -44,11 +45,9 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t G = 4 * H, p, b0, b1
-    cdef floating* w_t = NULL
+    cdef floating* w_t
     with nogil:
-        if not few_rows(B // threads, <floating*> NULL):
-            w_t = &w_hh_t[0, 0]
-            transpose(G, H, &w_hh[0, 0], w_t)
+        w_t = transposed_if_it_pays(B // threads, G, H, &w_hh[0, 0], &w_hh_t[0, 0])
         # All T*B input projections in one product: gates = x W_ih^T + b_ih + b_hh
         fill_rows_sum(T * B, G, &b_ih[0], &b_hh[0], &gates[0, 0, 0], G)
         gemm_rows_split(threads, False, True, T * B, G, F, 1, &x[0, 0, 0], F, &w_ih[0, 0], F,

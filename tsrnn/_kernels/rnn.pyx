@@ -9,7 +9,8 @@ h' = act(W_ih x + b_ih + W_hh h + b_hh) with act tanh or relu (``_rnn_cell.pxd``
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport add_to, few_rows, fill_rows_sum, step_gemm, transpose
+from tsrnn._kernels._blas cimport (add_to, fill_rows_sum, step_gemm,
+                                   transposed_if_it_pays)
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
 from tsrnn._kernels._rnn_cell cimport rnn_cell_backward, rnn_cell_forward, rnn_weight_gradients
 
@@ -37,11 +38,9 @@ def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t p, b0, b1
-    cdef floating* w_t = NULL
+    cdef floating* w_t
     with nogil:
-        if not few_rows(B // threads, <floating*> NULL):
-            w_t = &w_hh_t[0, 0]
-            transpose(H, H, &w_hh[0, 0], w_t)
+        w_t = transposed_if_it_pays(B // threads, H, H, &w_hh[0, 0], &w_hh_t[0, 0])
         # All T*B input projections in one product: h_out = x W_ih^T + b_ih + b_hh
         fill_rows_sum(T * B, H, &b_ih[0], &b_hh[0], &h_out[0, 0, 0], H)
         gemm_rows_split(threads, False, True, T * B, H, F, 1, &x[0, 0, 0], F, &w_ih[0, 0], F,

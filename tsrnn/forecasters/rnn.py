@@ -516,23 +516,24 @@ class RNNForecaster(BaseForecaster):
             _, state = self._run(state, y[:-1], None if X is None else X[1:])
         return state, y[-1].copy()
 
-    def _run(self, state, y, X, teacher=None, first_pred=None):
-        """Run the network over values y (T, D) with exogenous inputs X (T, E) for one row."""
-        network = self.network_
-        dtype = network.dtype
-        T = len(y)
-        y3 = np.ascontiguousarray(y, dtype=dtype).reshape(T, 1, -1)
-        X3 = None if X is None else np.ascontiguousarray(X, dtype=dtype).reshape(T, 1, -1)
-        if teacher is None:
-            teacher = np.ones((T, 1), bool)
-        return network.run(y3, teacher, X3, state, first_pred)
-
-    def _advance(self, state, y, X):
-        """The state after the network reads values y (T, D) and exogenous inputs X (T, E)."""
+    def _one_row(self, y, X):
+        """Values y (T, D) and exogenous inputs X (T, E) as the network's (T, 1, .) arrays."""
         dtype = self.network_.dtype
         T = len(y)
         y3 = np.ascontiguousarray(y, dtype=dtype).reshape(T, 1, -1)
         X3 = None if X is None else np.ascontiguousarray(X, dtype=dtype).reshape(T, 1, -1)
+        return y3, X3
+
+    def _run(self, state, y, X, teacher=None, first_pred=None):
+        """Run the network over values y (T, D) with exogenous inputs X (T, E) for one row."""
+        y3, X3 = self._one_row(y, X)
+        if teacher is None:
+            teacher = np.ones((len(y), 1), bool)
+        return self.network_.run(y3, teacher, X3, state, first_pred)
+
+    def _advance(self, state, y, X):
+        """The state after the network reads values y (T, D) and exogenous inputs X (T, E)."""
+        y3, X3 = self._one_row(y, X)
         return self.network_.advance(y3, X3, state)
 
     def _forecast(self, state, last, horizon, X_future):
