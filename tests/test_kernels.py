@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tsrnn._kernels as kernels
+import tsrnn._threads as threads_module
 from tsrnn.nn import layers
 
 CELLS = [("lstm", layers.LSTM, {"peephole": True}), ("gru", layers.GRU, {}),
@@ -67,9 +68,9 @@ def test_tsrnn_simd_rejects_an_unknown_level(tmp_path):
 
 # ------------------------------------------------------------------ OpenMP batch slices
 def _layer_results(cls, options, threads, monkeypatch):
-    monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 1)
-    monkeypatch.setattr(kernels, "MIN_STEP_WORK_PER_THREAD", 1)
-    kernels.set_num_threads(threads)
+    monkeypatch.setattr(threads_module, "MIN_ROWS_PER_THREAD", 1)
+    monkeypatch.setattr(threads_module, "MIN_STEP_WORK_PER_THREAD", 1)
+    threads_module.set_num_threads(threads)
     try:
         layer = cls(3, 9, num_layers=2, dtype=np.float64, random_state=0, **options)
         rng = np.random.default_rng(1)
@@ -77,7 +78,7 @@ def _layer_results(cls, options, threads, monkeypatch):
         dx, _ = layer.backward(rng.standard_normal(out.shape))
         return [out.copy(), dx.copy()] + [g.copy() for g in layer.grads.values()]
     finally:
-        kernels.set_num_threads(None)
+        threads_module.set_num_threads(None)
 
 
 @pytest.mark.parametrize("name, cls, options", CELLS)
@@ -92,11 +93,11 @@ def test_layers_split_over_threads_equal_one_thread(monkeypatch, name, cls, opti
 def test_closed_loop_split_over_threads_equals_one_thread(monkeypatch, cell):
     from tsrnn.nn.network import RecurrentNetwork
 
-    monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 1)
-    monkeypatch.setattr(kernels, "MIN_STEP_WORK_PER_THREAD", 1)
+    monkeypatch.setattr(threads_module, "MIN_ROWS_PER_THREAD", 1)
+    monkeypatch.setattr(threads_module, "MIN_STEP_WORK_PER_THREAD", 1)
     results = []
     for threads in (1, 2):
-        kernels.set_num_threads(threads)
+        threads_module.set_num_threads(threads)
         net = RecurrentNetwork(cell, 2, 1, 6, 2, residual=True, dtype=np.float64,
                                random_state=0)
         rng = np.random.default_rng(3)
@@ -107,21 +108,21 @@ def test_closed_loop_split_over_threads_equals_one_thread(monkeypatch, cell):
                           keep_cache=True, dropout_masks=[rng.random((T, B, 6))])
         net.backward(rng.standard_normal((T, B, 2)))
         results.append([pred] + [g.copy() for _, _, g in net.parameters()])
-    kernels.set_num_threads(None)
+    threads_module.set_num_threads(None)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 def test_threads_follow_the_batch_and_the_setting():
-    kernels.set_num_threads(2)
+    threads_module.set_num_threads(2)
     try:
-        assert kernels.threads_for(1) == 1
-        assert kernels.threads_for(2 * kernels.MIN_ROWS_PER_THREAD) == 2
-        assert kernels.threads_for(10 ** 6) == 2
-        step = kernels.MIN_STEP_WORK_PER_THREAD
-        assert kernels.threads_for(10 ** 6, step_work=step) == 1
-        assert kernels.threads_for(10 ** 6, step_work=2 * step) == 2
+        assert threads_module.threads_for(1) == 1
+        assert threads_module.threads_for(2 * threads_module.MIN_ROWS_PER_THREAD) == 2
+        assert threads_module.threads_for(10 ** 6) == 2
+        step = threads_module.MIN_STEP_WORK_PER_THREAD
+        assert threads_module.threads_for(10 ** 6, step_work=step) == 1
+        assert threads_module.threads_for(10 ** 6, step_work=2 * step) == 2
     finally:
-        kernels.set_num_threads(None)
+        threads_module.set_num_threads(None)
     with pytest.raises(ValueError, match="positive integer"):
-        kernels.set_num_threads(0)
+        threads_module.set_num_threads(0)

@@ -5,7 +5,7 @@
 
 __version__ = "0.1.0"
 
-from tsrnn._kernels import get_num_threads, set_num_threads  # noqa: E402
+from tsrnn._threads import get_num_threads, set_num_threads  # noqa: E402
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster,  # noqa: E402
                                NaiveForecaster, RNNForecaster)
 

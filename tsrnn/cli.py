@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsrnn._kernels import single_threaded_blas
+from tsrnn._threads import single_threaded_blas
 from tsrnn.comparison import (_DEFAULT_CONTEXT, _DEFAULT_ORIGINS, _DEFAULT_TRAIN_FRACTION,
                               MODEL_NAMES, PRESETS, backtest_metrics,
                               choose_markov_differences, describe_model, fit_timed,

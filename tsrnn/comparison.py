@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tsrnn._kernels import single_threaded_blas
+from tsrnn._threads import single_threaded_blas
 from tsrnn._timesteps import describe_steps, index_step
 from tsrnn.datasets import load_co2, load_ecg
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster, NaiveForecaster,

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from tsrnn._kernels import single_threaded_blas
+from tsrnn._threads import single_threaded_blas
 
 from ._base import BaseForecaster
 

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 from tqdm.auto import tqdm
 
-from tsrnn._kernels import single_threaded_blas
+from tsrnn._threads import single_threaded_blas
 from tsrnn.io import label_from_json, label_to_json, read_model, write_model
 
 from tsrnn.nn.network import CELLS, RecurrentNetwork

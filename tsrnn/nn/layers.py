@@ -13,7 +13,7 @@ from tsrnn._check_build import check_build
 
 check_build()
 
-from tsrnn import _kernels  # noqa: E402
+from tsrnn import _kernels, _threads  # noqa: E402
 
 _gru = _kernels.load("gru")
 _lstm = _kernels.load("lstm")
@@ -217,9 +217,9 @@ class _Recurrent:
         return _check_array(state, name, shape, self.dtype), None
 
     def _threads(self, rows):
-        """Threads for a pass over ``rows`` sequences (see ``tsrnn._kernels.threads_for``)."""
+        """Threads for a pass over ``rows`` sequences (see ``tsrnn._threads.threads_for``)."""
         H = self.hidden_size
-        return _kernels.threads_for(rows, rows * self._gate_count * H * H)
+        return _threads.threads_for(rows, rows * self._gate_count * H * H)
 
     def _transpose_scratch(self, weight):
         """Room for weight^T: the kernels write it when it speeds up their per-step products."""
@@ -332,7 +332,7 @@ class _Recurrent:
         c_n = np.empty_like(c0) if c0 is not None else None
         inputs = x
         threads = self._threads(x.shape[1])
-        with _kernels.blas_for(threads):
+        with _threads.blas_for(threads):
             for k in range(self.num_layers):
                 cache = self._forward_layer(k, inputs, h0[k], None if c0 is None else c0[k],
                                             threads)
@@ -370,7 +370,7 @@ class _Recurrent:
         dc = dc.copy() if dc is not None else None
         upstream = dout
         threads = self._threads(B)
-        with _kernels.blas_for(threads):
+        with _threads.blas_for(threads):
             for k in range(self.num_layers - 1, -1, -1):
                 upstream = self._backward_layer(k, self._cache["caches"][k], upstream, dh[k],
                                                 None if dc is None else dc[k], threads)

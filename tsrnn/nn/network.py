@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from tsrnn import _kernels
+from tsrnn import _kernels, _threads
 from tsrnn.nn.layers import GRU, LSTM, RNN, Linear, _check_array, _check_positive_int
 
 _closed_loop = _kernels.load("closed_loop")
@@ -277,7 +277,7 @@ class RecurrentNetwork:
             layers = self._inference_buffers(B, h0, c0)
         pred = np.empty((T, B, D), self.dtype)
         threads = self.rnn._threads(B)
-        with _kernels.blas_for(threads):
+        with _threads.blas_for(threads):
             _closed_loop.closed_loop_forward(
                 _closed_loop.CELL_KINDS[self.rnn.kernel_kind], layers, self.head.params["weight"],
                 self.head.params["bias"], y, exog, teacher, first_pred, keep_cache,
@@ -361,7 +361,7 @@ class RecurrentNetwork:
         caches = []
         h_n = np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
-        with _kernels.blas_for(threads):
+        with _threads.blas_for(threads):
             for k in range(L):
                 cache = self.rnn._forward_layer(k, x, h0[k].copy(),
                                                 None if c0 is None else c0[k].copy(), threads)
@@ -389,7 +389,7 @@ class RecurrentNetwork:
         self.head.grads["bias"][...] = flat.sum(axis=0)
         dout = (flat @ self.head.params["weight"]).reshape(T, B, H)
         threads = self.rnn._threads(B)
-        with _kernels.blas_for(threads):
+        with _threads.blas_for(threads):
             for k in range(self.num_layers - 1, -1, -1):
                 dx = self.rnn._backward_layer(k, caches[k], dout, dh[k],
                                               None if dc is None else dc[k], threads)
@@ -432,7 +432,7 @@ class RecurrentNetwork:
         dpred_total = np.empty_like(dpred)
         feedback = np.empty((B, D), self.dtype)
         threads = self.rnn._threads(B)
-        with _kernels.blas_for(threads):
+        with _threads.blas_for(threads):
             _closed_loop.closed_loop_backward(
                 _closed_loop.CELL_KINDS[self.rnn.kernel_kind], layers, self.head.params["weight"],
                 self._cache["teacher"], self.residual, dpred, dpred_total, feedback,

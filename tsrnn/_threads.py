@@ -1,0 +1,132 @@
+"""Threads: how many the kernels use, and keeping BLAS on one thread where it only spins.
+
+The kernels parallelise over batch slices with OpenMP (never inside a time step). BLAS threads
+add nothing to their small per-step products and fight the kernels' own threads, so public
+entry points that train, forecast or fit statsmodels run BLAS single-threaded: decorate them
+with :func:`blas_single_threaded` (or use the :func:`single_threaded_blas` context).
+"""
+
+import contextlib
+import functools
+import os
+
+__all__ = ["set_num_threads", "get_num_threads", "threads_for", "single_threaded_blas",
+           "blas_single_threaded", "blas_for", "MIN_ROWS_PER_THREAD",
+           "MIN_STEP_WORK_PER_THREAD"]
+
+# Threads split the batch. They pay only with enough rows and enough arithmetic per step for
+# each (see benchmarks/bench_kernels.py: small batches and small hidden sizes gain nothing from
+# a second thread, and an RNN with few multiply-adds per step runs slower on two).
+MIN_ROWS_PER_THREAD = 16
+MIN_STEP_WORK_PER_THREAD = 65536
+
+_num_threads = None
+_default_threads = None
+_controller = None
+
+
+def set_num_threads(n):
+    """Use at most ``n`` threads in the kernels (default: the cores this process may use).
+
+    Parameters
+    ----------
+    n : int or None
+        None restores the default (``TSRNN_NUM_THREADS`` if set, else the available cores).
+
+    Examples
+    --------
+    >>> import tsrnn
+    >>> tsrnn.set_num_threads(1); tsrnn.get_num_threads()
+    1
+    >>> tsrnn.set_num_threads(None)
+    """
+    global _num_threads
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"the number of threads must be a positive integer, got {n!r}")
+    _num_threads = n
+
+
+def get_num_threads():
+    """The most threads the kernels use.
+
+    Without :func:`set_num_threads`, ``TSRNN_NUM_THREADS`` or else the cores this process may
+    use, read on the first call (every kernel call asks, and the system call costs a few
+    microseconds of a streaming step).
+    """
+    global _default_threads
+    if _num_threads is not None:
+        return _num_threads
+    if _default_threads is None:
+        _default_threads = _threads_from_environment()
+    return _default_threads
+
+
+def _threads_from_environment():
+    env = os.environ.get("TSRNN_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"TSRNN_NUM_THREADS must be a positive integer, got {env!r}") \
+                from None
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def threads_for(rows, step_work=None):
+    """Threads for a batch of ``rows`` independent sequences.
+
+    Parameters
+    ----------
+    rows : int
+    step_work : int, optional
+        Multiply-adds of one time step over all rows (the recurrent product: rows * G*H * H);
+        each thread must get at least ``MIN_STEP_WORK_PER_THREAD`` of them.
+
+    Returns
+    -------
+    int
+        At least 1, at most :func:`get_num_threads`.
+    """
+    threads = min(get_num_threads(), rows // MIN_ROWS_PER_THREAD)
+    if step_work is not None:
+        threads = min(threads, step_work // MIN_STEP_WORK_PER_THREAD)
+    return max(1, threads)
+
+
+def single_threaded_blas():
+    """A context in which BLAS runs on one thread.
+
+    The kernels' per-step products and statsmodels' Kalman filter multiply small matrices:
+    BLAS threads only add synchronisation there. Parallelism, where it pays, comes from the
+    kernels' own OpenMP loops.
+    """
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+def blas_single_threaded(func):
+    """Decorate a public entry point so that it runs with BLAS on one thread."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with single_threaded_blas():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def blas_for(threads):
+    """The BLAS setting a kernel call with ``threads`` threads needs.
+
+    Inside a parallel region every thread calls BLAS for its own rows, so BLAS must not start
+    threads of its own; a serial call leaves BLAS as it is (its small products run on one
+    thread anyway).
+    """
+    return single_threaded_blas() if threads > 1 else contextlib.nullcontext()
