@@ -32,7 +32,7 @@ class LastValue(BaseForecaster):
         if contexts is None:
             lasts = self.last_
         else:
-            lasts = [y[-1] for y, _ in contexts]
+            lasts = [c.y[-1] for c in contexts]
         return [np.tile(last, (horizon, 1)) for last in lasts]
 
 

@@ -178,19 +178,19 @@ def test_exogenous_columns_are_refused():
 
 
 @pytest.mark.parametrize(
-    "params, message",
+    "params, error, message",
     [
-        ({"order": 0}, "order"),
-        ({"n_states": 0}, "n_states"),
-        ({"binning": "kmeans"}, "binning"),
-        ({"smoothing": -1.0}, "smoothing"),
-        ({"differences": 2}, "differences must be 0 or 1"),
-        ({"differences": True}, "differences must be 0 or 1"),
-        ({"differences": 0.5}, "differences must be 0 or 1"),
+        ({"order": 0}, ValueError, "order"),
+        ({"n_states": 0}, ValueError, "n_states"),
+        ({"binning": "kmeans"}, ValueError, "binning"),
+        ({"smoothing": -1.0}, ValueError, "smoothing"),
+        ({"differences": 2}, ValueError, r"differences must be an integer in \[0, 1\]"),
+        ({"differences": True}, TypeError, r"differences must be an integer in \[0, 1\]"),
+        ({"differences": 0.5}, TypeError, r"differences must be an integer in \[0, 1\]"),
     ],
 )
-def test_invalid_parameters_raise(params, message):
-    with pytest.raises(ValueError, match=message):
+def test_invalid_parameters_raise(params, error, message):
+    with pytest.raises(error, match=message):
         MarkovForecaster(**params).fit(SEQ)
 
 

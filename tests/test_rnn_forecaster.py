@@ -623,12 +623,13 @@ INVALID_PARAMS = [
     ("tbptt", 0, ValueError), ("tbptt", 2.5, TypeError), ("tbptt", (1, 2, 3), ValueError),
     ("tbptt", (6, 3), ValueError), ("tbptt", (0, 3), ValueError),
     ("learning_rate", 0.0, ValueError), ("learning_rate", -1e-3, ValueError),
-    ("learning_rate", "fast", ValueError), ("learning_rate", float("nan"), ValueError),
+    ("learning_rate", "fast", TypeError), ("learning_rate", float("nan"), ValueError),
     ("clip_norm", 0.0, ValueError), ("clip_norm", -1.0, ValueError),
-    ("clip_norm", "big", ValueError),
+    ("clip_norm", "big", TypeError), ("learning_rate", float("inf"), ValueError),
+    ("random_state", -1, ValueError), ("random_state", "seed", TypeError),
     ("teacher_forcing", 1.5, ValueError), ("teacher_forcing", -0.1, ValueError),
     ("teacher_forcing", (0.5,), ValueError), ("teacher_forcing", (0.5, 2.0), ValueError),
-    ("teacher_forcing", "half", ValueError),
+    ("teacher_forcing", "half", TypeError),
     ("dropout", 1.0, ValueError), ("dropout", -0.1, ValueError),
     ("validation_fraction", 0.0, ValueError), ("validation_fraction", 1.0, ValueError),
     ("initial_state", "random", ValueError),
@@ -688,7 +689,7 @@ def test_partial_fit_with_mismatched_data_raises_and_changes_nothing(fitted):
     f, _, snap = fitted
     with pytest.raises(ValueError, match="2 column.*fitted with 1"):
         f.partial_fit(np.ones((40, 2)))
-    with pytest.raises(ValueError, match="same series structure"):
+    with pytest.raises(ValueError, match="same structure as fit"):
         f.partial_fit([sine(40), sine(40)])
     with pytest.raises(ValueError, match="fitted without exogenous"):
         f.partial_fit(sine(40), exog(40))

@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 __all__ = ["check_int", "check_real", "check_option", "check_bool", "check_array",
-           "check_dtype", "integer", "real", "option", "boolean", "validate_params"]
+           "check_dtype", "integer", "real", "option", "option_or", "boolean", "validate_params"]
 
 
 def _is_bool(value):
@@ -118,7 +118,8 @@ def check_dtype(dtype, name="dtype"):
     try:
         resolved = np.dtype(dtype)
     except TypeError as error:
-        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from error
+        kind = ValueError if isinstance(dtype, str) else TypeError
+        raise kind(f"{name} must be float32 or float64, got {dtype!r}") from error
     if resolved not in (np.float32, np.float64):
         raise ValueError(f"{name} must be float32 or float64, got {dtype!r}")
     return resolved
@@ -165,6 +166,21 @@ def real(low=None, high=None, low_open=False, high_open=False, allow_none=False)
 def option(*options):
     """A constraint: one of ``options``."""
     return lambda value, name: check_option(value, name, options)
+
+
+def option_or(options, constraint, expected):
+    """A constraint: one of the strings ``options``, or a value ``constraint`` accepts
+    (``expected`` describes those, e.g. "an integer >= 0")."""
+    shown = " or ".join(repr(o) for o in options)
+
+    def check(value, name):
+        if isinstance(value, str):
+            if value in options:
+                return value
+            raise ValueError(f"{name} must be {shown} or {expected}, got {value!r}")
+        return constraint(value, name)
+
+    return check
 
 
 def boolean():

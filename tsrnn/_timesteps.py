@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tsrnn.forecasters._base import _infer_step
+from tsrnn._input import infer_step
 
 __all__ = ["format_seconds", "index_step", "describe_steps"]
 
@@ -31,7 +31,7 @@ def format_seconds(seconds):
 def index_step(index):
     """The spacing of a time index (a pandas offset), or None for other or irregular indexes."""
     if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex, pd.PeriodIndex)):
-        return _infer_step(index)
+        return infer_step(index)
     return None
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .forecasters._base import _check_horizon, _to_block
+from ._input import check_horizon, to_table
 from .metrics import mae, mase, rmse, smape
 
 __all__ = ["backtest"]
@@ -194,14 +194,14 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
     """
     if isinstance(y, list) and y and not np.isscalar(y[0]):
         raise TypeError("backtest evaluates one series; loop over the series of a list")
-    horizon = _check_horizon(horizon)
+    horizon = check_horizon(horizon)
     step = horizon if step is None else _positive_int(step, "step")
     if context_length is not None:
         context_length = _positive_int(context_length, "context_length")
-    block = _to_block(y, "y")
+    block = to_table(y, "y")
     values = block.values
     if X is not None:
-        x_block = _to_block(X, "X")
+        x_block = to_table(X, "X")
         if x_block.values.shape[0] != values.shape[0]:
             raise ValueError(
                 f"X has {x_block.values.shape[0]} rows but y has {values.shape[0]}"

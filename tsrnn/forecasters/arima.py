@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from tsrnn._threads import single_threaded_blas
+from tsrnn._checks import check_int, integer, option, option_or, real
+from tsrnn._threads import blas_single_threaded
 
 from ._base import BaseForecaster
 
@@ -22,15 +23,34 @@ _CRITERIA = ("aic", "bic")
 _TESTS = ("kpss", "adf")
 
 
-def _is_order(value, length):
-    return (
-        isinstance(value, (tuple, list))
-        and len(value) == length
-        and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
-            for v in value
-        )
-    )
+def _order(length, shape, allow_none=False):
+    """A constraint: a tuple (or list) of ``length`` integers >= 0, such as ``(p, d, q)``."""
+
+    def check(value, name):
+        if value is None and allow_none:
+            return None
+        if not isinstance(value, (tuple, list)):
+            raise TypeError(f"{name} must be {shape}, a tuple of {length} integers >= 0, got "
+                            f"{value!r}")
+        if len(value) != length:
+            raise ValueError(f"{name} must be {shape}, a tuple of {length} integers >= 0, got "
+                             f"{value!r}")
+        return tuple(check_int(v, f"{name}[{i}]", minimum=0) for i, v in enumerate(value))
+
+    return check
+
+
+def _season_length(value, name):
+    """A constraint: None, or a period in steps > 2 (fractional periods allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be None or a number of steps, got "
+                        f"{type(value).__name__} {value!r}")
+    if not (np.isfinite(value) and value > 2):
+        raise ValueError(f"{name} must be a number of steps > 2 (e.g. 12, or 365.25 / 7 for "
+                         f"weekly data with a yearly cycle), got {value!r}")
+    return float(value)
 
 
 def ndiffs(y, test="kpss", alpha=0.05, max_d=2):
@@ -206,13 +226,6 @@ def _deseasonalised(y, terms):
     return y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
 
 
-def _check_count(value, name, minimum=0):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 class ARIMAForecaster(BaseForecaster):
     """ARIMA forecasts with statsmodels, optionally choosing the order automatically; with a
     season, a regression on Fourier terms with ARIMA errors (dynamic harmonic regression).
@@ -355,57 +368,24 @@ class ARIMAForecaster(BaseForecaster):
         self.missing = missing
 
     # ------------------------------------------------------------------ parameters
-    def _check_params(self):
-        if not (self.order == "auto" or _is_order(self.order, 3)):
-            raise ValueError(f"order must be 'auto' or (p, d, q) integers, got {self.order!r}")
-        if self.seasonal_order is not None and not _is_order(self.seasonal_order, 4):
-            raise ValueError(
-                f"seasonal_order must be None or (P, D, Q, s) integers, got "
-                f"{self.seasonal_order!r}"
-            )
-        self._check_season_params()
-        if self.information_criterion not in _CRITERIA:
-            raise ValueError(
-                f"information_criterion must be one of {_CRITERIA}, got "
-                f"{self.information_criterion!r}"
-            )
-        if self.test not in _TESTS:
-            raise ValueError(f"test must be one of {_TESTS}, got {self.test!r}")
-        for name in ("max_p", "max_d", "max_q"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        if not isinstance(self.alpha, numbers.Real) or not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {self.alpha!r}")
-        if self.max_fit_length is not None and (
-            not isinstance(self.max_fit_length, numbers.Integral)
-            or isinstance(self.max_fit_length, bool)
-            or self.max_fit_length < 1
-        ):
-            raise ValueError(
-                f"max_fit_length must be None or an integer >= 1, got {self.max_fit_length!r}"
-            )
+    _parameter_constraints = {
+        **BaseForecaster._parameter_constraints,
+        "order": option_or(("auto",), _order(3, "(p, d, q)"), "(p, d, q)"),
+        "seasonal_order": _order(4, "(P, D, Q, s)", allow_none=True),
+        "season_length": _season_length,
+        "harmonics": option_or(("auto",), integer(0), "an integer >= 0"),
+        "max_harmonics": integer(0),
+        "information_criterion": option(*_CRITERIA),
+        "max_p": integer(0), "max_d": integer(0), "max_q": integer(0),
+        "test": option(*_TESTS),
+        "alpha": real(0, 1, low_open=True, high_open=True),
+        "max_fit_length": integer(1, allow_none=True),
+    }
 
-    def _check_season_params(self):
-        m = self.season_length
-        if m is not None:
-            if isinstance(m, (bool, np.bool_)) or not isinstance(m, numbers.Real):
-                raise TypeError(
-                    f"season_length must be None or a number of steps, got {type(m).__name__} "
-                    f"{m!r}"
-                )
-            if not (np.isfinite(m) and m > 2):
-                raise ValueError(
-                    f"season_length must be a number of steps > 2 (e.g. 12, or 365.25 / 7 for "
-                    f"weekly data with a yearly cycle), got {m!r}"
-                )
-        _check_count(self.max_harmonics, "max_harmonics")
-        k = self.harmonics
-        if isinstance(k, str):
-            if k != "auto":
-                raise ValueError(f"harmonics must be 'auto' or an integer >= 0, got {k!r}")
+    def _check_param_combinations(self, params):
+        m, k = params["season_length"], params["harmonics"]
+        if _is_auto(k):
             return
-        _check_count(k, "harmonics")
         if m is None and k > 0:
             raise ValueError(
                 f"harmonics={k} needs season_length, the period of the Fourier terms"
@@ -435,7 +415,6 @@ class ARIMAForecaster(BaseForecaster):
         return {0: ["n", "c"], 1: ["n", "t"]}.get(d + self._seasonal()[1], ["n"])
 
     def _min_length(self):
-        self._check_params()
         if self.order == "auto":
             p, d, q = self.max_p, self.max_d, self.max_q
         else:
@@ -543,28 +522,29 @@ class ARIMAForecaster(BaseForecaster):
         order, result = best
         return order, k, result
 
+    def _fit_series(self, y, X):
+        """Fit every column of one series (on its last ``max_fit_length`` rows): a list of
+        ``(order, harmonics, result)`` per column."""
+        positions = np.arange(y.shape[0])
+        if self.max_fit_length is not None and y.shape[0] > self.max_fit_length:
+            y, positions = y[-self.max_fit_length:], positions[-self.max_fit_length:]
+            X = None if X is None else X[-self.max_fit_length:]
+        return [self._fit_column(y[:, j], X, positions) for j in range(y.shape[1])]
+
+    # statsmodels' Kalman filter multiplies tiny matrices: BLAS threads only spin there (up to
+    # 7x slower fits measured on a busy 2-core machine), so BLAS runs on one thread.
+    @blas_single_threaded
     def _fit_core(self, ys, Xs):
-        # statsmodels' Kalman filter multiplies tiny matrices: BLAS threads only spin there (up
-        # to 7x slower fits measured on a busy 2-core machine), so BLAS runs on one thread.
-        self._check_params()
         name = type(self).__name__
-        trimmed = []
-        results, orders, harmonics, trends = [], [], [], []
-        with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            for i, y in enumerate(ys):
-                X = None if Xs is None else Xs[i]
-                positions = np.arange(y.shape[0])
-                if self.max_fit_length is not None and y.shape[0] > self.max_fit_length:
-                    trimmed.append((i, y.shape[0]))
-                    y = y[-self.max_fit_length:]
-                    X = None if X is None else X[-self.max_fit_length:]
-                    positions = positions[-self.max_fit_length:]
-                fits = [self._fit_column(y[:, j], X, positions) for j in range(y.shape[1])]
-                orders.append([order for order, _, _ in fits])
-                harmonics.append([k for _, k, _ in fits])
-                results.append([result for _, _, result in fits])
-                trends.append([result.model.trend for _, _, result in fits])
+            fits = [self._fit_series(y, None if Xs is None else Xs[i]) for i, y in enumerate(ys)]
+        orders = [[order for order, _, _ in series] for series in fits]
+        harmonics = [[k for _, k, _ in series] for series in fits]
+        results = [[result for _, _, result in series] for series in fits]
+        trends = [[result.model.trend for _, _, result in series] for series in fits]
+        trimmed = [(i, y.shape[0]) for i, y in enumerate(ys)
+                   if self.max_fit_length is not None and y.shape[0] > self.max_fit_length]
         if trimmed:
             detail = ", ".join(f"series {i}: {n} samples" for i, n in trimmed)
             warnings.warn(
@@ -594,23 +574,13 @@ class ARIMAForecaster(BaseForecaster):
             return X
         return _join(X, fourier_terms(np.arange(start, start + n), self.season_length, k))
 
-    def _prepare_predict(self, horizon, X, context):
-        # Contexts reach the cores as (y, X) arrays; with Fourier terms they also need their
-        # place in the cycle, which only the context's index tells: add its first position.
-        plan = super()._prepare_predict(horizon, X, context)
-        uses_fourier = any(k > 0 for i in range(self.n_series_)
-                           for k in self._column_harmonics(i))
-        if plan.contexts is not None and uses_fourier:
-            plan.contexts = [
-                (y, x, self._context_start(i, plan, y.shape[0]))
-                for i, (y, x) in enumerate(plan.contexts)
-            ]
-        return plan
-
-    def _context_start(self, i, plan, n):
-        """Position of the first row of context ``i`` (``n`` rows), from its last label."""
-        what = f"context[{i}]" if plan.is_list else "context"
-        layout, seen = plan.layouts[i], self.layouts_[plan.scale_rows[i]]
+    def _context_start(self, context):
+        """Position of the first row of ``context`` in the seasonal cycle, from its last label
+        (None when no column has Fourier terms: the position is not needed)."""
+        if all(k == 0 for k in self._column_harmonics(context.series)):
+            return None
+        what, layout = context.name, context.layout
+        seen = self.layouts_[context.series]
         name = type(self).__name__
         if layout.index_kind is None:
             rows = " (an integer index counting the rows seen)" if seen.index_kind is None else ""
@@ -646,14 +616,11 @@ class ARIMAForecaster(BaseForecaster):
                 f"{what} is spaced by {layout.step} but the data {name} was fitted on by "
                 f"{step}; the Fourier terms need consecutive steps of the fit data's grid"
             )
-        return seen.n_seen + offset - n
+        return seen.n_seen + offset - context.y.shape[0]
 
     # ------------------------------------------------------------------ state
+    @blas_single_threaded
     def _update_core(self, ys, Xs):
-        with single_threaded_blas():
-            self.results_ = self._appended(ys, Xs)
-
-    def _appended(self, ys, Xs):
         out = []
         for i, y in enumerate(ys):
             # The base class advances layouts_ after this hook: n_seen is the rows before y.
@@ -664,49 +631,47 @@ class ARIMAForecaster(BaseForecaster):
                 for j, (result, k) in enumerate(zip(self.results_[i],
                                                     self._column_harmonics(i)))
             ])
-        return out
+        self.results_ = out
+
+    def _applied(self, context):
+        """The fitted models of ``context.series`` run over the context (no refit): the state
+        to forecast from, and the position after the context's last row."""
+        start = self._context_start(context)
+        ks = self._column_harmonics(context.series)
+        y, X = context.y, context.X
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            states = [r.apply(y[:, j], exog=self._exog(X, start, y.shape[0], ks[j]))
+                      for j, r in enumerate(self.results_[context.series])]
+        return states, None if start is None else start + y.shape[0]
 
     def _forecasts(self, horizon, Xs_future, contexts):
         """Per output, per column: statsmodels PredictionResults for ``horizon`` steps."""
-        with single_threaded_blas():
-            return self._forecasts_unlimited(horizon, Xs_future, contexts)
-
-    def _forecasts_unlimited(self, horizon, Xs_future, contexts):
         if contexts is None:
             states = self.results_
-            starts = [layout.n_seen for layout in self.layouts_]
+            ends = [layout.n_seen for layout in self.layouts_]
             rows = list(range(len(states)))
         else:
-            states, starts, rows = [], [], []
-            for i, context in enumerate(contexts):
-                y, X = context[0], context[1]
-                start = context[2] if len(context) > 2 else None
-                row = self._series_of(i)
-                ks = self._column_harmonics(row)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    states.append([
-                        r.apply(y[:, j], exog=self._exog(X, start, y.shape[0], ks[j]))
-                        for j, r in enumerate(self.results_[row])
-                    ])
-                starts.append(None if start is None else start + y.shape[0])
-                rows.append(row)
+            states, ends = zip(*[self._applied(context) for context in contexts])
+            rows = [context.series for context in contexts]
         out = []
         for i, series in enumerate(states):
             X = None if Xs_future is None else Xs_future[i]
             ks = self._column_harmonics(rows[i])
             out.append([
-                r.get_forecast(horizon, exog=self._exog(X, starts[i], horizon, ks[j]))
+                r.get_forecast(horizon, exog=self._exog(X, ends[i], horizon, ks[j]))
                 for j, r in enumerate(series)
             ])
         return out
 
+    @blas_single_threaded
     def _predict_core(self, horizon, Xs_future, contexts):
         return [
             np.column_stack([np.asarray(f.predicted_mean) for f in series])
             for series in self._forecasts(horizon, Xs_future, contexts)
         ]
 
+    @blas_single_threaded
     def _predict_interval_core(self, horizon, coverage, Xs_future, contexts):
         out = []
         for series in self._forecasts(horizon, Xs_future, contexts):

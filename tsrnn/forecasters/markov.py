@@ -1,10 +1,10 @@
 """A discretised, variable-order Markov chain forecaster."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import sparse
+
+from tsrnn._checks import integer, option, real
 
 from ._base import BaseForecaster
 
@@ -274,6 +274,14 @@ class MarkovForecaster(BaseForecaster):
     """
 
     _supports_exog = False
+    _parameter_constraints = {
+        **BaseForecaster._parameter_constraints,
+        "order": integer(1),
+        "n_states": integer(1),
+        "binning": option(*_BINNINGS),
+        "smoothing": real(0),
+        "differences": integer(0, 1),
+    }
 
     def __init__(self, order=1, n_states=16, binning="quantile", smoothing=1.0, differences=0,
                  missing="raise"):
@@ -284,22 +292,7 @@ class MarkovForecaster(BaseForecaster):
         self.differences = differences
         self.missing = missing
 
-    def _check_params(self):
-        for name in ("order", "n_states"):
-            value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-                    or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.binning not in _BINNINGS:
-            raise ValueError(f"binning must be one of {_BINNINGS}, got {self.binning!r}")
-        if not isinstance(self.smoothing, numbers.Real) or not self.smoothing >= 0:
-            raise ValueError(f"smoothing must be a number >= 0, got {self.smoothing!r}")
-        if isinstance(self.differences, (bool, np.bool_)) or not isinstance(
-                self.differences, numbers.Integral) or self.differences not in (0, 1):
-            raise ValueError(f"differences must be 0 or 1, got {self.differences!r}")
-
     def _min_length(self):
-        self._check_params()
         return 2 + self.differences  # at least one transition of what the chain models
 
     def _modelled(self, y, last=None):
@@ -327,7 +320,6 @@ class MarkovForecaster(BaseForecaster):
         return distinct[last_of_group]
 
     def _fit_core(self, ys, Xs):
-        self._check_params()
         zs = [self._modelled(y) for y in ys]
         chains = []
         for j in range(ys[0].shape[1]):
@@ -365,7 +357,7 @@ class MarkovForecaster(BaseForecaster):
         """Per output: (histories per column, last value of shape (D,))."""
         if contexts is None:
             return list(zip(self.histories_, self.last_))
-        return [(self._histories(self._modelled(y)), y[-1]) for y, _ in contexts]
+        return [(self._histories(self._modelled(c.y)), c.y[-1]) for c in contexts]
 
     def _predict_core(self, horizon, Xs_future, contexts):
         out = []

@@ -1,10 +1,10 @@
 """Naive benchmark forecasts: last value, historical mean, last season repeated."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.stats import norm
+
+from tsrnn._checks import integer, option
 
 from ._base import BaseForecaster
 
@@ -58,23 +58,23 @@ class NaiveForecaster(BaseForecaster):
     """
 
     _supports_exog = False
+    _parameter_constraints = {
+        **BaseForecaster._parameter_constraints,
+        "strategy": option(*_STRATEGIES),
+        "season_length": integer(1, allow_none=True),
+    }
 
     def __init__(self, strategy="last", season_length=None, missing="raise"):
         self.strategy = strategy
         self.season_length = season_length
         self.missing = missing
 
+    def _check_param_combinations(self, params):
+        if params["strategy"] == "seasonal" and params["season_length"] is None:
+            raise ValueError("strategy='seasonal' needs season_length, an integer >= 1; got None")
+
     def _window_length(self):
-        if self.strategy not in _STRATEGIES:
-            raise ValueError(f"strategy must be one of {_STRATEGIES}, got {self.strategy!r}")
-        if self.strategy != "seasonal":
-            return 1
-        m = self.season_length
-        if isinstance(m, (bool, np.bool_)) or not isinstance(m, numbers.Integral) or m < 1:
-            raise ValueError(
-                f"strategy='seasonal' needs season_length, an integer >= 1; got {m!r}"
-            )
-        return int(m)
+        return int(self.season_length) if self.strategy == "seasonal" else 1
 
     def _min_length(self):
         return self._window_length()
@@ -116,7 +116,7 @@ class NaiveForecaster(BaseForecaster):
             return [
                 (w, s / c, c) for w, s, c in zip(self.window_, self.sum_, self.count_)
             ]
-        return [(y[-m:], y.mean(axis=0), y.shape[0]) for y, _ in contexts]
+        return [(c.y[-m:], c.y.mean(axis=0), c.y.shape[0]) for c in contexts]
 
     def _point(self, horizon, window, mean):
         if self.strategy == "mean":

@@ -1,15 +1,17 @@
 """RNNForecaster: a recurrent network (LSTM, GRU or vanilla RNN) as a scikit-learn style forecaster."""
 
 import copy
-import numbers
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from tsrnn._threads import single_threaded_blas
+from tsrnn._checks import (boolean, check_dtype, check_int, check_real, integer, option,
+                           real)
+from tsrnn._threads import blas_single_threaded
 from tsrnn.io import label_from_json, label_to_json, read_model, write_model
-
+from tsrnn.nn.losses import LOSSES
 from tsrnn.nn.network import CELLS, RecurrentNetwork
+from tsrnn.nn.optim import OPTIMIZERS
 from tsrnn.training import ForecastValidation, Trainer, TrainingHistory, make_lanes
 
 from ._base import BaseForecaster
@@ -22,6 +24,40 @@ __all__ = ["RNNForecaster"]
 # (measured on the ECG: 40 origins put the same model at 0.87 of the naive error, 200 at 0.62).
 VALIDATION_ORIGINS = 100
 VALIDATION_WARMUP = 2000
+
+
+def _tbptt_constraint(value, name):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int k or a pair (k1, k2), got {value!r}")
+        k1, k2 = (check_int(k, name, minimum=1) for k in value)
+        if k2 < k1:
+            raise ValueError(f"{name}=(k1, k2) needs k2 >= k1, got {value!r}")
+        return k1, k2
+    return check_int(value, name, minimum=1)
+
+
+def _teacher_forcing_constraint(value, name):
+    if callable(value):
+        return value
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be a number, a pair (start, end) or a callable, "
+                             f"got {value!r}")
+        return tuple(check_real(v, name, 0, 1) for v in value)
+    return check_real(value, name, 0, 1)
+
+
+def _dtype_constraint(value, name):
+    if value is None:
+        raise ValueError(f"{name} must be 'float32' or 'float64', got None")
+    return check_dtype(value, name)
+
+
+def _random_state_constraint(value, name):
+    if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence)):
+        return value
+    return check_int(value, name, minimum=0)
 
 
 class RNNForecaster(BaseForecaster):
@@ -170,65 +206,44 @@ class RNNForecaster(BaseForecaster):
         self.verbose = verbose
         self.missing = missing
 
-    # ------------------------------------------------------------------ parameter checks
-    def _checked_params(self):
-        """Validate the constructor parameters; returns the resolved ones."""
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
-        for name in ("hidden_size", "num_layers", "batch_size", "max_epochs", "free_run",
-                     "n_iter_no_change"):
-            _check_int(getattr(self, name), name, 1)
-        for name in ("context_length", "validation_horizon"):
-            if getattr(self, name) is not None:
-                _check_int(getattr(self, name), name, 1)
-        tbptt = self.tbptt
-        if isinstance(tbptt, (tuple, list)):
-            if len(tbptt) != 2:
-                raise ValueError(f"tbptt must be an int k or a pair (k1, k2), got {tbptt!r}")
-            k1, k2 = (_check_int(k, "tbptt", 1) for k in tbptt)
-            if k2 < k1:
-                raise ValueError(f"tbptt=(k1, k2) needs k2 >= k1, got {tbptt!r}")
-        else:
-            k1 = k2 = _check_int(tbptt, "tbptt", 1)
-        if not (isinstance(self.learning_rate, numbers.Real) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
-        if self.clip_norm is not None and not (
-                isinstance(self.clip_norm, numbers.Real) and self.clip_norm > 0):
-            raise ValueError(f"clip_norm must be a positive number or None, got {self.clip_norm!r}")
-        _check_teacher_forcing(self.teacher_forcing)
-        if not (isinstance(self.dropout, numbers.Real) and 0 <= self.dropout < 1):
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if not (isinstance(self.validation_fraction, numbers.Real)
-                and 0 < self.validation_fraction < 1):
-            raise ValueError(f"validation_fraction must be in (0, 1), got "
-                             f"{self.validation_fraction!r}")
-        for name in ("peephole", "reset_after", "residual", "early_stopping", "warm_start"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if not (isinstance(self.tol, numbers.Real) and self.tol >= 0):
-            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}")
-        _check_int(self.verbose, "verbose", 0)
-        if self.initial_state not in ("zeros", "learned"):
-            raise ValueError(f"initial_state must be 'zeros' or 'learned', got "
-                             f"{self.initial_state!r}")
-        try:
-            dtype = None if self.dtype is None else np.dtype(self.dtype)
-        except TypeError:
-            dtype = None
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        from tsrnn.nn.losses import get_loss
-        from tsrnn.nn.optim import OPTIMIZERS
-        get_loss(self.loss)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
-        if self.nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
-        return {"tbptt": (k1, k2), "dtype": dtype}
+    _parameter_constraints = {
+        **BaseForecaster._parameter_constraints,
+        "cell": option(*CELLS),
+        "hidden_size": integer(1),
+        "num_layers": integer(1),
+        "peephole": boolean(),
+        "reset_after": boolean(),
+        "nonlinearity": option("tanh", "relu"),
+        "residual": boolean(),
+        "tbptt": _tbptt_constraint,
+        "batch_size": integer(1),
+        "max_epochs": integer(1),
+        "learning_rate": real(0, low_open=True),
+        "optimizer": option(*OPTIMIZERS),
+        "loss": option(*LOSSES),
+        "clip_norm": real(0, low_open=True, allow_none=True),
+        "teacher_forcing": _teacher_forcing_constraint,
+        "free_run": integer(1),
+        "context_length": integer(1, allow_none=True),
+        "dropout": real(0, 1, high_open=True),
+        "initial_state": option("zeros", "learned"),
+        "early_stopping": boolean(),
+        "validation_fraction": real(0, 1, low_open=True, high_open=True),
+        "n_iter_no_change": integer(1),
+        "tol": real(0),
+        "validation_horizon": integer(1, allow_none=True),
+        "warm_start": boolean(),
+        "dtype": _dtype_constraint,
+        "random_state": _random_state_constraint,
+        "verbose": integer(0),
+    }
 
     def _min_length(self):
         return 3
+
+    def _tbptt(self):
+        """(k1, k2) from the validated ``tbptt``."""
+        return tuple(self.tbptt) if isinstance(self.tbptt, (tuple, list)) else (self.tbptt,) * 2
 
     # ------------------------------------------------------------------ fitting
     def fit(self, y, X=None):
@@ -245,7 +260,6 @@ class RNNForecaster(BaseForecaster):
         -------
         self : RNNForecaster
         """
-        self._checked_params()
         return super().fit(y, X)
 
     def partial_fit(self, y, X=None):
@@ -262,66 +276,66 @@ class RNNForecaster(BaseForecaster):
         -------
         self : RNNForecaster
         """
-        self._checked_params()
-        if not self.__sklearn_is_fitted__():
-            data = self._validate_fit_data(y, X)
+        self._validate_params()
+        first = not self.__sklearn_is_fitted__()
+        data = self._validate_fit_data(y, X, reset=first)
 
-            def first():
+        def train_one_epoch():
+            if first:
                 self._store_fit_state(data)
-                ys, Xs = self._scaled_fit_data(data)
-                self._train(ys, Xs, epochs=1, incremental=True)
-
-            self._transaction(first)
-            return self
-        data = self._validate_fit_data(y, X, reset=False)
-
-        def more():
             ys, Xs = self._scaled_fit_data(data)
             self._train(ys, Xs, epochs=1, incremental=True)
             self.layouts_ = list(data.layouts)
 
-        self._transaction(more)
+        self._transaction(train_one_epoch)
         return self
 
     def _fit_core(self, ys, Xs):
         continuing = self.warm_start and hasattr(self, "network_")
         self._train(ys, Xs, epochs=self.max_epochs, incremental=continuing)
 
-    def _train(self, ys, Xs, epochs, incremental):
-        """Train, then store the network, the history and each series' end-of-data state."""
-        with single_threaded_blas():
-            self._train_single_threaded(ys, Xs, epochs, incremental)
+    def _new_network(self, n_targets, n_exog, dtype, rng):
+        return RecurrentNetwork(
+            self.cell, n_targets, n_exog, self.hidden_size, self.num_layers,
+            peephole=self.peephole, reset_after=self.reset_after,
+            nonlinearity=self.nonlinearity, residual=self.residual,
+            initial_state=self.initial_state, dtype=dtype, random_state=rng)
 
-    def _train_single_threaded(self, ys, Xs, epochs, incremental):
-        params = self._checked_params()
-        k1, k2 = params["tbptt"]
-        dtype = params["dtype"]
-        rng = np.random.default_rng(self.random_state)
-        n_exog = 0 if Xs is None else Xs[0].shape[1]
-        if incremental and hasattr(self, "network_"):
-            network = self._compatible_copy(ys[0].shape[1], n_exog, dtype)
-        else:
-            network = RecurrentNetwork(
-                self.cell, ys[0].shape[1], n_exog, self.hidden_size, self.num_layers,
-                peephole=self.peephole, reset_after=self.reset_after,
-                nonlinearity=self.nonlinearity, residual=self.residual,
-                initial_state=self.initial_state, dtype=dtype, random_state=rng)
-        Xs_list = Xs if Xs is not None else [None] * len(ys)
-        trainer = Trainer(network, tbptt=(k1, k2), learning_rate=self.learning_rate,
+    def _trainer(self, network, rng, incremental):
+        trainer = Trainer(network, tbptt=self._tbptt(), learning_rate=self.learning_rate,
                           optimizer=self.optimizer, loss=self.loss, clip_norm=self.clip_norm,
                           teacher_forcing=self.teacher_forcing, free_run=self.free_run,
                           dropout=self.dropout, rng=rng)
         if incremental and hasattr(self, "optimizer_state_"):
             trainer.optimizer.load_state_dict(self.optimizer_state_)
+        return trainer
 
+    @blas_single_threaded
+    def _train(self, ys, Xs, epochs, incremental):
+        """Train, then store the network, the history and each series' end-of-data state."""
+        dtype = np.dtype(self.dtype)
+        rng = np.random.default_rng(self.random_state)
+        n_exog = 0 if Xs is None else Xs[0].shape[1]
+        if incremental and hasattr(self, "network_"):
+            network = self._compatible_copy(ys[0].shape[1], n_exog, dtype)
+        else:
+            network = self._new_network(ys[0].shape[1], n_exog, dtype, rng)
+        trainer = self._trainer(network, rng, incremental)
+        Xs_list = Xs if Xs is not None else [None] * len(ys)
         validation = None
         train_ys, train_Xs = ys, Xs_list
         if self.early_stopping and epochs > 1:
-            train_ys, train_Xs, validation = self._split_validation(ys, Xs_list, k1, dtype)
-        lanes = make_lanes(train_ys, train_Xs, self._effective_batch(train_ys, k1), dtype)
+            train_ys, train_Xs, validation = self._split_validation(ys, Xs_list, dtype)
+        lanes = make_lanes(train_ys, train_Xs, self._effective_batch(train_ys), dtype)
+        history = self._run_epochs(trainer, lanes, validation, epochs)
+        self._store_training(network, trainer, history, validation is not None, incremental)
+        self.end_states_ = [self._end_state(y, X) for y, X in zip(ys, Xs_list)]
+        network.forget_cache()
 
-        history = TrainingHistory()
-        best_state = None
+    def _run_epochs(self, trainer, lanes, validation, epochs):
+        """Up to ``epochs`` passes with early stopping on ``validation``; the network ends
+        with the best weights. Returns the TrainingHistory."""
+        network, history, best_state = trainer.network, TrainingHistory(), None
         progress = tqdm(total=epochs * trainer.windows(lanes), disable=not self.verbose,
                         desc=f"{self.cell} fit", unit="update", leave=False)
         try:
@@ -334,39 +348,44 @@ class RNNForecaster(BaseForecaster):
                         f"learning_rate or set clip_norm")
                 if validation is None:
                     continue
-                score = validation.score(network)
-                history.validation_scores.append(score)
-                progress.set_postfix(loss=f"{history.loss_curve[-1]:.4g}",
-                                     val=f"{score:.4g}", refresh=False)
-                if score < history.best_score - self.tol:
-                    history.best_score, history.best_iteration = score, epoch
-                    history.no_improvement = 0
+                if self._validate_epoch(network, validation, history, epoch, progress):
                     best_state = network.state_dict()
-                else:
-                    history.no_improvement += 1
-                    if history.no_improvement >= self.n_iter_no_change:
-                        break
+                elif history.no_improvement >= self.n_iter_no_change:
+                    break
         finally:
             progress.close()
         if best_state is not None:
             network.load_state_dict(best_state)
+        return history
 
+    def _validate_epoch(self, network, validation, history, epoch, progress):
+        """Score the epoch on the validation tail; True when it is the best so far."""
+        score = validation.score(network)
+        history.validation_scores.append(score)
+        progress.set_postfix(loss=f"{history.loss_curve[-1]:.4g}", val=f"{score:.4g}",
+                             refresh=False)
+        if score < history.best_score - self.tol:
+            history.best_score, history.best_iteration = score, epoch
+            history.no_improvement = 0
+            return True
+        history.no_improvement += 1
+        return False
+
+    def _store_training(self, network, trainer, history, validated, incremental):
         previous = getattr(self, "n_iter_", 0) if incremental else 0
-        ran = len(history.loss_curve)
         self.network_ = network
         self.optimizer_state_ = trainer.optimizer.state_dict()
         self.loss_curve_ = (list(getattr(self, "loss_curve_", [])) if incremental else []) \
             + history.loss_curve
-        self.validation_scores_ = history.validation_scores if validation is not None else None
-        self.best_validation_score_ = history.best_score if validation is not None else None
+        self.validation_scores_ = history.validation_scores if validated else None
+        self.best_validation_score_ = history.best_score if validated else None
         self.best_iteration_ = (previous + history.best_iteration + 1
                                 if history.best_iteration is not None else None)
-        self.n_iter_ = previous + ran
-        self.end_states_ = [self._end_state(y, X) for y, X in zip(ys, Xs_list)]
-        network.forget_cache()
+        self.n_iter_ = previous + len(history.loss_curve)
 
-    def _effective_batch(self, ys, k1, min_windows=10):
+    def _effective_batch(self, ys, min_windows=10):
         """Streams side by side: at most batch_size, so that each spans >= min_windows windows."""
+        k1 = self._tbptt()[0]
         total = sum(len(y) for y in ys)
         return int(max(1, min(self.batch_size, total // (min_windows * k1))))
 
@@ -383,7 +402,7 @@ class RNNForecaster(BaseForecaster):
                 f"{expected}; set warm_start=False to start afresh")
         return copy.deepcopy(network)
 
-    def _split_validation(self, ys, Xs, k1, dtype):
+    def _split_validation(self, ys, Xs, dtype):
         """Hold out the tail of every series for early stopping."""
         horizon = self.validation_horizon or self.free_run
         train_ys, train_Xs, starts = [], [], []
@@ -399,7 +418,7 @@ class RNNForecaster(BaseForecaster):
             train_ys.append(y[:start])
             train_Xs.append(None if X is None else X[:start])
             starts.append(start)
-        lane_length = -(-sum(len(y) for y in train_ys) // self._effective_batch(train_ys, k1))
+        lane_length = -(-sum(len(y) for y in train_ys) // self._effective_batch(train_ys))
         warmup = self.context_length or min(lane_length, VALIDATION_WARMUP)
         validation = ForecastValidation(ys, Xs, starts, horizon, warmup,
                                         n_origins=VALIDATION_ORIGINS, dtype=dtype)
@@ -555,7 +574,8 @@ class RNNForecaster(BaseForecaster):
                 X = None if Xs_future is None else Xs_future[i]
                 outputs.append(self._forecast(state, last, horizon, X))
             return outputs
-        for i, (y_ctx, X_ctx) in enumerate(contexts):
+        for i, context in enumerate(contexts):
+            y_ctx, X_ctx = context.y, context.X
             if self.context_length is not None:
                 y_ctx = y_ctx[-self.context_length:]
                 X_ctx = None if X_ctx is None else X_ctx[-self.context_length:]
@@ -576,21 +596,3 @@ class RNNForecaster(BaseForecaster):
         self.end_states_ = states
 
 
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _check_teacher_forcing(value):
-    if callable(value):
-        return
-    values = value if isinstance(value, (tuple, list)) else [value]
-    if isinstance(value, (tuple, list)) and len(value) != 2:
-        raise ValueError(f"teacher_forcing must be a number, a pair (start, end) or a callable, "
-                         f"got {value!r}")
-    for v in values:
-        if not (isinstance(v, numbers.Real) and 0 <= v <= 1):
-            raise ValueError(f"teacher_forcing values must be in [0, 1], got {value!r}")

@@ -1,0 +1,522 @@
+"""Converting and checking what users pass: one path for ``fit``, ``update`` and ``predict``.
+
+A user gives a pandas Series or DataFrame, a 1-D or 2-D array-like, or a list of those (several
+series), each optionally with exogenous columns ``X``. This module turns each one into a
+:class:`Table`: C-contiguous float64 values of shape ``(n, columns)``, the
+:class:`SeriesLayout` that says how it was given and where its index ends, and its pandas
+index. :func:`convert_observations` is the single sequence convert -> fill or reject missing
+values -> match the fitted columns -> check that ``X`` is aligned with ``y``, used for fit
+data, updates, contexts and future exogenous values alike.
+
+Nothing here knows about models; :mod:`tsrnn.forecasters._base` builds the estimator contract
+on top of it, and :mod:`tsrnn.model_selection` uses it to read series.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from tsrnn._checks import check_int, check_option, check_real
+
+__all__ = ["SeriesLayout", "Table", "Columns", "Context", "to_table", "infer_step",
+           "with_index_end", "fill_missing", "split_list", "split_pairs", "item_name",
+           "match_columns", "check_aligned", "convert_observations", "exog_name", "wrap",
+           "check_horizon",
+           "check_coverage", "check_missing", "MISSING_OPTIONS"]
+
+MISSING_OPTIONS = ("raise", "interpolate")
+
+
+@dataclass(frozen=True)
+class SeriesLayout:
+    """How one series was given, and where its index ends.
+
+    Attributes
+    ----------
+    kind : {"series", "frame", "1d", "2d"}
+    name : object
+        The Series' name.
+    columns : pandas.Index or None
+        The DataFrame's columns.
+    index_kind : {"datetime", "timedelta", "period", "range", "int"} or None
+        None for arrays.
+    last : object
+        The last index label seen.
+    step : pandas offset, int or None
+        The spacing used to continue the index.
+    index_name, index_dtype : object
+        Restored on forecast indexes.
+    n_seen : int
+        Rows seen (fit data plus updates).
+    """
+
+    kind: str
+    name: object = None
+    columns: object = None
+    index_kind: object = None
+    last: object = None
+    step: object = None
+    index_name: object = None
+    index_dtype: object = None
+    n_seen: int = 0
+
+    @property
+    def is_pandas(self):
+        return self.kind in ("series", "frame")
+
+    def advanced(self, n):
+        """The layout after ``n`` more rows whose index labels were not given."""
+        last = self.last
+        if self.index_kind in ("datetime", "timedelta", "range", "int"):
+            last = last + n * self.step
+        elif self.index_kind == "period":
+            last = last + n
+        return self.with_changes(last=last, n_seen=self.n_seen + n)
+
+    def with_changes(self, **changes):
+        """A copy with ``changes``: what dataclasses.replace does, without its per-call field
+        introspection (streaming updates call this once per observation batch)."""
+        copy = object.__new__(SeriesLayout)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
+    def future_index(self, horizon):
+        """The ``horizon`` index labels that follow ``last`` (None for arrays)."""
+        if self.index_kind is None:
+            return None
+        first = self.last + (1 if self.index_kind == "period" else self.step)
+        if self.index_kind == "datetime":
+            index = pd.date_range(start=first, periods=horizon, freq=self.step)
+        elif self.index_kind == "timedelta":
+            index = pd.timedelta_range(start=first, periods=horizon, freq=self.step)
+        elif self.index_kind == "period":
+            index = pd.period_range(start=first, periods=horizon, freq=self.last.freq)
+        elif self.index_kind == "range":
+            index = pd.RangeIndex(first, first + horizon * self.step, self.step)
+        else:  # "int"
+            index = pd.Index(self.last + self.step * np.arange(1, horizon + 1))
+        if self.index_dtype is not None and self.index_kind in ("datetime", "timedelta", "int"):
+            index = index.astype(self.index_dtype)
+        return index.rename(self.index_name)
+
+
+@dataclass
+class Table:
+    """One converted table: float64 values (n, k), its layout, and its pandas index (or None)."""
+
+    values: np.ndarray
+    layout: SeriesLayout
+    index: object = None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The columns a model was fitted with: how many, and their names (DataFrames only)."""
+
+    count: int
+    names: object = None
+
+    @classmethod
+    def of(cls, table):
+        names = table.layout.columns if table.layout.kind == "frame" else None
+        return cls(table.values.shape[1], names)
+
+
+@dataclass
+class Context:
+    """Known history to forecast from, in model units, as the forecasters' cores receive it.
+
+    Attributes
+    ----------
+    y : ndarray of shape (m, D)
+    X : ndarray of shape (m, E) or None
+    layout : SeriesLayout
+        How the context was given and where its index ends (a model with positions in a
+        seasonal cycle places the context by it).
+    series : int
+        The fitted series whose state and scaling the context uses.
+    name : str
+        How messages name the context (``"context"`` or ``"context[i]"``).
+    """
+
+    y: np.ndarray
+    X: object
+    layout: SeriesLayout
+    series: int
+    name: str = "context"
+
+
+# ------------------------------------------------------------------ one table
+def _check_numeric_dtype(dtype, label, what):
+    if isinstance(dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(dtype):
+        raise TypeError(
+            f"{what} must be numeric, but {label} has dtype {dtype}; convert it to numbers "
+            f"(e.g. with pd.to_numeric) or drop it"
+        )
+    if pd.api.types.is_complex_dtype(dtype):
+        raise TypeError(f"{what} must be real-valued, but {label} has complex dtype {dtype}")
+
+
+def _check_index(index, what):
+    if index.has_duplicates:
+        dupes = index[index.duplicated()].unique()[:3]
+        raise ValueError(
+            f"{what} has duplicate index labels (timestamps), e.g. {list(dupes)}; "
+            f"aggregate or drop them first"
+        )
+    if not index.is_monotonic_increasing:
+        raise ValueError(
+            f"{what} has an unsorted index; sort it first (e.g. {what}.sort_index())"
+        )
+
+
+def _series_values(obj, what):
+    _check_numeric_dtype(obj.dtype, f"the series {obj.name!r}", what)
+    values = obj.to_numpy(dtype=np.float64, na_value=np.nan).reshape(-1, 1)
+    return values, SeriesLayout(kind="series", name=obj.name), obj.index
+
+
+def _frame_values(obj, what):
+    if obj.shape[1] == 0:
+        raise ValueError(f"{what} is empty: the DataFrame has no columns")
+    for column, dtype in obj.dtypes.items():
+        _check_numeric_dtype(dtype, f"column {column!r}", what)
+    if obj.columns.has_duplicates:
+        raise ValueError(f"{what} has duplicate column names: {list(obj.columns)}")
+    values = obj.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values, SeriesLayout(kind="frame", columns=obj.columns.copy()), obj.index
+
+
+def _numeric_array(obj, what):
+    if obj is None:
+        raise TypeError(f"{what} must be array-like or pandas, got None")
+    if isinstance(obj, (str, bytes)) or np.isscalar(obj):
+        raise TypeError(
+            f"{what} must be a Series, DataFrame or array-like of numbers, got a scalar "
+            f"{type(obj).__name__}"
+        )
+    array = np.asarray(obj)
+    if array.dtype.kind in "mMV":
+        raise TypeError(f"{what} must be numeric, got an array of dtype {array.dtype}")
+    if array.dtype.kind in "USO":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{what} must be numeric, but it holds values of dtype {array.dtype} that "
+                f"cannot be converted to float"
+            ) from None
+    if array.dtype.kind == "c":
+        raise TypeError(f"{what} must be real-valued, got complex dtype {array.dtype}")
+    return array
+
+
+def _array_values(obj, what):
+    array = _numeric_array(obj, what)
+    if array.ndim == 0 or array.ndim > 2:
+        raise ValueError(
+            f"{what} must be 1-D (n,) or 2-D (n, columns), got an array with shape "
+            f"{array.shape}"
+        )
+    values = np.array(array, dtype=np.float64)
+    if array.ndim == 1:
+        return values.reshape(-1, 1), SeriesLayout(kind="1d"), None
+    return values, SeriesLayout(kind="2d"), None
+
+
+def to_table(obj, what):
+    """Convert one Series/DataFrame/array-like to a float64 (n, k) :class:`Table`.
+
+    Parameters
+    ----------
+    obj : pandas.Series, pandas.DataFrame or array-like of shape (n,) or (n, k)
+    what : str
+        How error messages name ``obj`` (e.g. ``"y[2]"``).
+
+    Returns
+    -------
+    Table
+        Its values may hold NaN or infinities (see :func:`fill_missing`).
+
+    Examples
+    --------
+    >>> from tsrnn._input import to_table
+    >>> to_table([1, 2, 3], "y").values.shape
+    (3, 1)
+    """
+    if isinstance(obj, pd.Series):
+        values, layout, index = _series_values(obj, what)
+    elif isinstance(obj, pd.DataFrame):
+        values, layout, index = _frame_values(obj, what)
+    else:
+        values, layout, index = _array_values(obj, what)
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"{what} is empty: got shape {values.shape}; need at least one value")
+    if index is not None:
+        _check_index(index, what)
+    return Table(np.ascontiguousarray(values), layout.with_changes(n_seen=values.shape[0]),
+                 index)
+
+
+# ------------------------------------------------------------------ index ends
+def infer_step(index):
+    """The frequency of a datetime/timedelta index: its ``freq``, inferred, or None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsrnn._input import infer_step
+    >>> infer_step(pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-03"]))
+    <Day>
+    """
+    if index.freq is not None:
+        return index.freq
+    if len(index) >= 3:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            freq = pd.infer_freq(index)
+        if freq is not None:
+            return to_offset(freq)
+    if len(index) >= 2:
+        diffs = index[1:] - index[:-1]
+        if diffs.nunique() == 1:
+            return to_offset(diffs[0])
+    return None
+
+
+def _integer_step(index, what):
+    diffs = np.unique(np.diff(index.to_numpy()))
+    if len(diffs) > 1:
+        raise ValueError(
+            f"{what} has an integer index with uneven spacing ({diffs[:3].tolist()}...); "
+            f"forecasts need evenly spaced labels"
+        )
+    return int(diffs[0]) if len(diffs) == 1 else None
+
+
+def _index_kind_and_step(index, what):
+    if isinstance(index, pd.DatetimeIndex):
+        return "datetime", infer_step(index)
+    if isinstance(index, pd.TimedeltaIndex):
+        return "timedelta", infer_step(index)
+    if isinstance(index, pd.PeriodIndex):
+        return "period", index.freq
+    if isinstance(index, pd.RangeIndex):
+        return "range", index.step
+    if pd.api.types.is_integer_dtype(index.dtype):
+        return "int", _integer_step(index, what)
+    raise TypeError(
+        f"{what} has an index of type {type(index).__name__} ({index.dtype}) that cannot be "
+        f"continued into the future; use a DatetimeIndex, TimedeltaIndex or PeriodIndex "
+        f"with a frequency, an integer index, or pass a numpy array"
+    )
+
+
+def with_index_end(table, what, fallback=None):
+    """``table`` with what is needed to continue its index after its last label.
+
+    ``fallback`` is a layout whose step is used when the index alone does not reveal one (too
+    short or irregular), provided its index kind matches.
+    """
+    index = table.index
+    if index is None:
+        return table
+    kind, step = _index_kind_and_step(index, what)
+    if step is None and fallback is not None and fallback.index_kind == kind:
+        step = fallback.step
+    if step is None and kind == "int":
+        step = 1
+    if step is None:
+        raise ValueError(
+            f"cannot determine the frequency of the {type(index).__name__} of {what}: it has "
+            f"no freq and none can be inferred from {len(index)} irregular label(s); set one "
+            f"(e.g. {what}.asfreq('h')) or pass a numpy array"
+        )
+    dtype = index.dtype if kind in ("datetime", "timedelta", "int") else None
+    layout = table.layout.with_changes(index_kind=kind, last=index[-1], step=step,
+                                       index_name=index.name, index_dtype=dtype)
+    return Table(table.values, layout, index)
+
+
+# ------------------------------------------------------------------ values
+def fill_missing(values, what, missing):
+    """Check for NaN/inf; with ``missing="interpolate"`` fill them linearly (edges: nearest)."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    if missing != "interpolate":
+        rows = np.flatnonzero(~finite.all(axis=1))
+        raise ValueError(
+            f"{what} contains {int((~finite).sum())} NaN or infinite value(s) (first at row(s) "
+            f"{rows[:5].tolist()}); clean them or pass missing='interpolate'"
+        )
+    filled = values.copy()
+    positions = np.arange(values.shape[0])
+    for j in range(values.shape[1]):
+        good = finite[:, j]
+        if not good.any():
+            raise ValueError(
+                f"{what} column {j} has no finite value at all; nothing to interpolate from"
+            )
+        if not good.all():
+            filled[:, j] = np.interp(positions, positions[good], values[good, j])
+    return filled
+
+
+def match_columns(table, expected, what):
+    """Check ``table`` against the fitted :class:`Columns` (reordering named columns)."""
+    k = table.values.shape[1]
+    if k != expected.count:
+        raise ValueError(
+            f"{what} has {k} column(s) but the model was fitted with {expected.count}"
+        )
+    if expected.names is None or table.layout.kind != "frame":
+        return table
+    got, names = list(table.layout.columns), list(expected.names)
+    if got == names:
+        return table
+    if len(got) != len(names) or set(got) != set(names):
+        raise ValueError(f"{what} has columns {got} but the model was fitted with {names}")
+    order = [got.index(name) for name in names]
+    return Table(np.ascontiguousarray(table.values[:, order]),
+                 table.layout.with_changes(columns=pd.Index(names)), table.index)
+
+
+def check_aligned(y_table, x_table, what_y, what_x):
+    """Raise unless ``x_table`` has ``y_table``'s rows (and index, when both are pandas)."""
+    ny, nx = y_table.values.shape[0], x_table.values.shape[0]
+    if ny != nx:
+        raise ValueError(f"{what_x} has {nx} rows but {what_y} has {ny}; they must be aligned")
+    if y_table.index is not None and x_table.index is not None:
+        if not y_table.index.equals(x_table.index):
+            raise ValueError(
+                f"{what_x} and {what_y} have different indexes; align them (same timestamps)"
+            )
+
+
+def convert_observations(y, X, what, missing, *, columns=None, exog_columns=None,
+                         fallback=None, index_end=True):
+    """Convert and check one series and its exogenous columns: the one path for all inputs.
+
+    Parameters
+    ----------
+    y : series-like
+        Targets (fit data, an update, a context) or, with ``index_end=False``, any table.
+    X : series-like or None
+        Exogenous columns aligned with ``y``.
+    what : str
+        How messages name ``y`` (``X`` is called ``"X of <what>"`` unless ``what`` is "y"
+        or "y[i]", whose exogenous columns are "X" and "X[i]").
+    missing : {"raise", "interpolate"}
+    columns, exog_columns : Columns, optional
+        The fitted columns ``y`` and ``X`` must match; None accepts any.
+    fallback : SeriesLayout, optional
+        The layout whose step continues an index too short to reveal its own.
+    index_end : bool, default=True
+        Record where ``y``'s index ends (targets need it; future exogenous values do not).
+
+    Returns
+    -------
+    y_table, x_table : Table, Table or None
+    """
+    table = to_table(y, what)
+    if index_end:
+        table = with_index_end(table, what, fallback)
+    table.values = fill_missing(table.values, what, missing)
+    if columns is not None:
+        table = match_columns(table, columns, what)
+    if X is None:
+        return table, None
+    x_what = exog_name(what)
+    x_table = to_table(X, x_what)
+    x_table.values = fill_missing(x_table.values, x_what, missing)
+    if exog_columns is not None:
+        x_table = match_columns(x_table, exog_columns, x_what)
+    check_aligned(table, x_table, what, x_what)
+    return table, x_table
+
+
+def exog_name(what):
+    """How messages name the exogenous columns belonging to ``what``."""
+    if what == "y" or what.startswith("y["):
+        return "X" + what[1:]
+    return f"X of {what}"
+
+
+# ------------------------------------------------------------------ lists of series
+def _is_collection_of_series(obj):
+    """True for a Python list whose items are series-like (not scalars): several series."""
+    if not isinstance(obj, list) or len(obj) == 0:
+        return False
+    return all(
+        isinstance(item, (pd.Series, pd.DataFrame, np.ndarray, list, tuple)) for item in obj
+    )
+
+
+def split_list(obj, what):
+    """Return ``(items, is_list)`` for a single table or a list of tables."""
+    if _is_collection_of_series(obj):
+        return list(obj), True
+    if isinstance(obj, list) and len(obj) == 0:
+        raise ValueError(f"{what} is an empty list; need at least one series")
+    return [obj], False
+
+
+def _structure(items, is_list):
+    return f"a list of {len(items)} series" if is_list else "one series"
+
+
+def split_pairs(y, X, what="y"):
+    """Split ``y`` and ``X`` (None or the same structure) into ``(y_i, X_i)`` pairs.
+
+    Returns
+    -------
+    pairs : list of (series-like, series-like or None)
+    is_list : bool
+    """
+    items, is_list = split_list(y, what)
+    if X is None:
+        return [(item, None) for item in items], is_list
+    x_items, x_is_list = split_list(X, "X")
+    if x_is_list != is_list or len(x_items) != len(items):
+        raise ValueError(
+            f"X must have the same structure as {what}: {what} is {_structure(items, is_list)} "
+            f"but X is {_structure(x_items, x_is_list).replace('series', 'tables')}"
+        )
+    return list(zip(items, x_items)), is_list
+
+
+def item_name(base, i, is_list):
+    """How messages name item ``i`` of ``base``: ``"y[2]"`` in a list, ``"y"`` alone."""
+    return f"{base}[{i}]" if is_list else base
+
+
+# ------------------------------------------------------------------ outputs and arguments
+def wrap(values, layout, index):
+    """Turn a (horizon, D) array back into the kind of object the user gave."""
+    if layout.kind == "series":
+        return pd.Series(values[:, 0], index=index, name=layout.name)
+    if layout.kind == "frame":
+        return pd.DataFrame(values, index=index, columns=layout.columns)
+    if layout.kind == "1d":
+        return values[:, 0].copy()
+    return values.copy()
+
+
+def check_horizon(horizon):
+    """``horizon`` as an int >= 1."""
+    return check_int(horizon, "horizon", minimum=1)
+
+
+def check_coverage(coverage):
+    """``coverage`` as a float in (0, 1)."""
+    return check_real(coverage, "coverage", 0.0, 1.0, low_open=True, high_open=True)
+
+
+def check_missing(missing):
+    """``missing`` if it is one of :data:`MISSING_OPTIONS`."""
+    return check_option(missing, "missing", MISSING_OPTIONS)
