@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tsrnn import RNNForecaster
-from tsrnn.comparison import (MODEL_NAMES, PRESETS, backtest_metrics, choose_markov_differences,
+from tsrnn.comparison import (MODEL_NAMES, PRESETS, choose_markov_differences,
                               format_comparison, make_forecaster, run_comparison)
 
 
@@ -82,15 +82,6 @@ def test_comparison_rejects_unknown_models_and_bad_settings():
         run_comparison(y, models=["naive"], horizons=[0], n_origins=2)
     with pytest.raises(ValueError, match="lower the number of origins"):
         run_comparison(y, models=["naive"], horizons=[2], n_origins=100)
-
-
-def test_backtest_metrics_leave_out_missing_truth_values():
-    metrics = backtest_metrics()
-    truth, pred = np.array([1.0, np.nan, 3.0]), np.array([2.0, 5.0, 3.0])
-    assert metrics["mae"](truth, pred) == pytest.approx(0.5)
-    assert metrics["rmse"](truth, pred) == pytest.approx(np.sqrt(0.5))
-    history = np.array([0.0, 1.0, np.nan, 5.0, 7.0])  # consecutive finite steps: 1 and 2
-    assert metrics["mase"](truth, pred, history) == pytest.approx(0.5 / 1.5)
 
 
 def test_format_comparison_prints_header_table_and_notes():

@@ -72,3 +72,27 @@ def test_empty_input_raises(metric):
 def test_mase_empty_training_raises():
     with pytest.raises(ValueError, match="empty"):
         mase([1.0], [1.0], y_train=[])
+
+
+def test_omit_leaves_out_missing_truth_values():
+    truth, pred = np.array([1.0, np.nan, 3.0]), np.array([2.0, 5.0, 3.0])
+    assert mae(truth, pred, nan_policy="omit") == pytest.approx(0.5)
+    assert rmse(truth, pred, nan_policy="omit") == pytest.approx(np.sqrt(0.5))
+    history = np.array([0.0, 1.0, np.nan, 5.0, 7.0])  # consecutive finite steps: 1 and 2
+    assert mase(truth, pred, history, nan_policy="omit") == pytest.approx(0.5 / 1.5)
+
+
+def test_propagate_returns_nan_and_raise_raises():
+    truth, pred = [1.0, np.nan, 3.0], [1.5, 2.0, 2.0]
+    for metric in (mae, rmse, smape):
+        assert np.isnan(metric(truth, pred))
+        with pytest.raises(ValueError, match="NaN"):
+            metric(truth, pred, nan_policy="raise")
+    assert np.isnan(mase(truth, pred, y_train=[1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="nan_policy"):
+        mae(truth, pred, nan_policy="ignore")
+
+
+def test_smape_counts_a_nan_term_as_missing_not_as_perfect():
+    assert smape([1.0, np.nan, 3.0], [1.5, 2.0, 2.0], nan_policy="omit") == pytest.approx(
+        100 * (1 / 2.5 + 2 / 5) / 2)

@@ -140,3 +140,24 @@ def test_progress_bar_is_shown(capsys):
 def test_list_of_series_is_refused():
     with pytest.raises(TypeError, match="one series"):
         backtest(NaiveForecaster(), [Y, Y], horizon=1)
+
+
+def test_missing_truth_values_are_left_out_of_the_scores():
+    y = np.arange(20.0)
+    y[15] = np.nan
+    scores = backtest(NaiveForecaster(missing="interpolate"), y, horizon=3, n_origins=2)
+    assert np.isfinite(scores[["mae", "rmse", "smape", "mase"]].to_numpy()).all()
+    kept = backtest(NaiveForecaster(missing="interpolate"), y, horizon=3, n_origins=2,
+                    nan_policy="propagate")
+    assert np.isnan(kept["mae"]).any()
+
+
+def test_rolling_origins_spread_and_errors():
+    from tsrnn.model_selection import rolling_origins
+
+    assert rolling_origins(100, 10, n_origins=4, step="spread", initial=60) == [60, 70, 80, 90]
+    assert rolling_origins(10, 2) == [2, 4, 6, 8]
+    with pytest.raises(ValueError, match="lower the number of origins"):
+        rolling_origins(100, 10, n_origins=50, step="spread", initial=60)
+    with pytest.raises(ValueError, match="too few for a horizon"):
+        rolling_origins(5, 5)

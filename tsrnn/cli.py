@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from tsrnn._threads import single_threaded_blas
-from tsrnn.comparison import (_DEFAULT_CONTEXT, _DEFAULT_ORIGINS, _DEFAULT_TRAIN_FRACTION,
-                              MODEL_NAMES, PRESETS, backtest_metrics,
-                              choose_markov_differences, describe_model, fit_timed,
-                              format_comparison, make_forecaster, run_comparison)
+from tsrnn.comparison import (DEFAULT_CONTEXT, DEFAULT_ORIGINS, DEFAULT_TRAIN_FRACTION,
+                              MODEL_NAMES, PRESETS, choose_markov_differences, describe_model,
+                              fit_timed, format_comparison, make_forecaster, resolve_models,
+                              run_comparison)
 from tsrnn.datasets import read_csv_series
 
 __all__ = ["main", "build_parser", "run_comparison", "CommandError"]
@@ -82,11 +82,8 @@ def _arima_params(args, preset):
     return params
 
 
-def _cmd_compare(args):
-    log = _logger(args)
-    _check_plot(args.plot)
-    _check_output_dir(args.out)
-    _check_output_dir(args.plot)
+def _compare_data(args, log):
+    """The series ``compare`` runs on, its preset and its title."""
     if args.csv is not None:
         if args.dataset is not None:
             raise CommandError("give either --dataset or --csv, not both")
@@ -95,32 +92,31 @@ def _cmd_compare(args):
         data = read_csv_series(args.csv, args.column, args.time_column)
         for note in data.notes:
             log(f"note: {args.csv}: {note}")
-        y, preset = data.series, PRESETS["csv"]
-        title = f"{args.csv}, column {args.column!r}"
-    else:
-        if args.column is not None or args.time_column is not None:
-            raise CommandError("--column and --time-column go with --csv FILE")
-        preset = PRESETS[args.dataset or "ecg"]
-        y = preset.load()
-        title = preset.description
+        return data.series, PRESETS["csv"], f"{args.csv}, column {args.column!r}"
+    if args.column is not None or args.time_column is not None:
+        raise CommandError("--column and --time-column go with --csv FILE")
+    preset = PRESETS[args.dataset or "ecg"]
+    return preset.load(), preset, preset.description
+
+
+def _cmd_compare(args):
+    log = _logger(args)
+    _check_plot(args.plot)
+    _check_output_dir(args.out)
+    _check_output_dir(args.plot)
+    y, preset, title = _compare_data(args, log)
     horizons = args.horizons if args.horizons else preset.horizons
     season_length = args.season_length or preset.season_length
-    models = args.models
-    if models is None:
-        models = list(preset.models)
-        if args.season_length is not None and "seasonal" not in models:
-            models.append("seasonal")
-    if "seasonal" in models and season_length is None:
-        raise CommandError("the seasonal model needs --season-length N: the steps in one season")
-    context = None if args.context_length == 0 else args.context_length
+    default = list(preset.models) + (["seasonal"] if args.season_length is not None else [])
+    models = resolve_models(args.models, season_length, default)
     log(f"tsrnn compare: {title}; models {', '.join(models)}; horizons "
         f"{', '.join(str(h) for h in sorted(set(horizons)))}; {args.origins} origins")
     start = time.perf_counter()
     result = run_comparison(
         y, models=models, horizons=horizons, n_origins=args.origins,
-        train_fraction=args.train_fraction, context_length=context, random_state=args.seed,
-        arima_params=_arima_params(args, preset), season_length=season_length, title=title,
-        progress=not args.quiet, log=log,
+        train_fraction=args.train_fraction, context_length=args.context_length or None,
+        random_state=args.seed, arima_params=_arima_params(args, preset),
+        season_length=season_length, title=title, progress=not args.quiet, log=log,
     )
     log(f"done in {time.perf_counter() - start:.0f} s")
     sys.stdout.write(format_comparison(result))
@@ -138,8 +134,6 @@ def _cmd_compare(args):
 
 def _model(args, y_train, missing):
     """The forecaster ``--model`` names, set up as ``compare`` sets it up for a CSV column."""
-    if args.model == "seasonal" and args.season_length is None:
-        raise CommandError("the seasonal model needs --season-length N: the steps in one season")
     differences = choose_markov_differences(y_train) if args.model == "markov" else 0
     return make_forecaster(args.model, random_state=args.seed, missing=missing,
                            verbose=0 if args.quiet else 1,
@@ -196,44 +190,44 @@ def _cmd_forecast(args):
     return 0
 
 
-def _cmd_backtest(args):
+def _backtest_origins(args, n):
+    """The origins of ``tsrnn backtest``: the last ``--origins``, ``--step`` apart."""
+    from tsrnn.model_selection import rolling_origins
+
+    step = args.step or args.horizon
+    try:
+        return rolling_origins(n, args.horizon, args.origins, step, min_history=3)
+    except ValueError:
+        raise CommandError(
+            f"{args.origins} origins {step} steps apart with horizon {args.horizon} need more "
+            f"than {args.horizon + step * (args.origins - 1) + 2} observations; {args.file} has "
+            f"{n}: lower --origins, --step or --horizon"
+        ) from None
+
+
+def _run_backtest(args, model, y, origins, log):
+    """Scores per origin and a sentence saying how the model was fitted."""
     from tsrnn.model_selection import backtest
 
-    log = _logger(args)
-    _check_output_dir(args.out)
-    data, missing = _load_for_model(args, log)
-    y = data.series
-    horizon, n_origins = args.horizon, args.origins
-    step = args.step or horizon
-    first = len(y) - horizon - step * (n_origins - 1)
-    if first < 3:
-        raise CommandError(
-            f"{n_origins} origins {step} steps apart with horizon {horizon} need more than "
-            f"{len(y) - first + 2} observations; {args.file} has {len(y)}: lower --origins, "
-            f"--step or --horizon"
-        )
-    model = _model(args, y.iloc[:first], missing)
-    context = None if args.context_length == 0 else args.context_length
+    step = args.step or args.horizon
+    options = dict(n_origins=len(origins), step=step, progress=not args.quiet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if args.refit:
-            log(f"refitting {args.model} at each of {n_origins} origins")
-            scores = backtest(model, y, horizon, n_origins=n_origins, step=step, refit=True,
-                              metrics=backtest_metrics(), progress=not args.quiet)
-            how = "refitted at every origin on all observations before it"
-        else:
-            _fit_logged(model, y.iloc[:first], args.model, log)
-            scores = backtest(model, y, horizon, n_origins=n_origins, step=step,
-                              context_length=context, metrics=backtest_metrics(),
-                              progress=not args.quiet)
-            ctx = "all" if context is None else f"the last {context:,}"
-            how = (f"fitted once on the first {first:,} observations; each origin forecasts "
-                   f"from {ctx} observations before it")
-    columns = [c for c in ("origin", "time", "n_train", "mae", "rmse", "smape", "mase")
-               if c in scores.columns]
-    scores = scores[columns]
-    if "time" in scores.columns and data.time_kind == "seconds":
-        scores = scores.assign(time=data.output_times(pd.TimedeltaIndex(scores["time"])))
+            log(f"refitting {args.model} at each of {len(origins)} origins")
+            scores = backtest(model, y, args.horizon, refit=True, **options)
+            return scores, "refitted at every origin on all observations before it"
+        first = origins[0]
+        _fit_logged(model, y.iloc[:first], args.model, log)
+        context = args.context_length or None
+        scores = backtest(model, y, args.horizon, context_length=context, **options)
+    ctx = "all" if context is None else f"the last {context:,}"
+    return scores, (f"fitted once on the first {first:,} observations; each origin forecasts "
+                    f"from {ctx} observations before it")
+
+
+def _score_lines(scores):
+    """The per-origin table with a mean row, formatted."""
     mean = {c: scores[c].mean() for c in ("mae", "rmse", "smape", "mase")}
     shown = scores.copy()
     for c in ("origin", "time", "n_train"):
@@ -247,11 +241,28 @@ def _cmd_backtest(args):
     shown["smape"] = shown["smape"].map(lambda v: f"{v:.2f}")
     shown = shown.rename(columns={"smape": "sMAPE %", "mae": "MAE", "rmse": "RMSE",
                                   "mase": "MASE"})
+    return shown.to_string(index=False)
+
+
+def _cmd_backtest(args):
+    log = _logger(args)
+    _check_output_dir(args.out)
+    data, missing = _load_for_model(args, log)
+    y = data.series
+    origins = _backtest_origins(args, len(y))
+    model = _model(args, y.iloc[:origins[0]], missing)
+    scores, how = _run_backtest(args, model, y, origins, log)
+    columns = [c for c in ("origin", "time", "n_train", "mae", "rmse", "smape", "mase")
+               if c in scores.columns]
+    scores = scores[columns]
+    if "time" in scores.columns and data.time_kind == "seconds":
+        scores = scores.assign(time=data.output_times(pd.TimedeltaIndex(scores["time"])))
     print(f"{args.model} on {args.file}, column {args.column!r}: {len(y):,} observations; "
-          f"horizon {horizon}, {n_origins} origins {step} steps apart")
+          f"horizon {args.horizon}, {len(origins)} origins {args.step or args.horizon} steps "
+          f"apart")
     print(how)
     print()
-    print(shown.to_string(index=False))
+    print(_score_lines(scores))
     print()
     print("MASE: MAE over the in-sample MAE of the one-step naive forecast on all observations "
           "before the origin.")
@@ -351,7 +362,13 @@ def build_parser():
     parser.add_argument("-q", "--quiet", "--no-progress", action="store_true", default=False,
                         help="no progress bars or stage messages on stderr")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_compare(commands, common)
+    _add_forecast(commands, common)
+    _add_backtest(commands, common)
+    return parser
 
+
+def _add_compare(commands, common):
     compare = commands.add_parser(
         "compare", parents=[common],
         help="compare LSTM, GRU, ARIMA, Markov and naive forecasts (default: on the ECG)",
@@ -375,13 +392,13 @@ def build_parser():
     protocol.add_argument("--horizons", nargs="+", type=_positive_int, metavar="H",
                           help="steps ahead to score (default: 36 180 for the ECG, 4 52 for "
                                "CO2, 10 50 for a CSV)")
-    protocol.add_argument("--origins", type=_positive_int, default=_DEFAULT_ORIGINS,
+    protocol.add_argument("--origins", type=_positive_int, default=DEFAULT_ORIGINS,
                           help="forecast origins spread over the test part (default: "
                                "%(default)s)")
-    protocol.add_argument("--train-fraction", type=_fraction, default=_DEFAULT_TRAIN_FRACTION,
+    protocol.add_argument("--train-fraction", type=_fraction, default=DEFAULT_TRAIN_FRACTION,
                           metavar="F", help="share of the series the models are fitted on "
                                             "(default: %(default)s)")
-    protocol.add_argument("--context-length", type=_non_negative_int, default=_DEFAULT_CONTEXT,
+    protocol.add_argument("--context-length", type=_non_negative_int, default=DEFAULT_CONTEXT,
                           metavar="N",
                           help="observations before each origin given to the models as "
                                "context (0: all; default: %(default)s)")
@@ -393,6 +410,8 @@ def build_parser():
                              'matplotlib: pip install "tsrnn[plot]")')
     compare.set_defaults(handler=_cmd_compare)
 
+
+def _add_forecast(commands, common):
     forecast = commands.add_parser(
         "forecast", parents=[common], help="forecast a column of a CSV file",
         description="Fit a model on a whole CSV column and write its forecast (time, value) "
@@ -408,6 +427,8 @@ def build_parser():
     _model_options(forecast)
     forecast.set_defaults(handler=_cmd_forecast)
 
+
+def _add_backtest(commands, common):
     backtest = commands.add_parser(
         "backtest", parents=[common], help="rolling-origin scores of one model on a CSV column",
         description="Score forecasts of one model from the last K origins of a CSV column: "
@@ -419,7 +440,7 @@ def build_parser():
                           help="number of origins (default: %(default)s)")
     backtest.add_argument("--step", type=_positive_int,
                           help="steps between origins (default: the horizon)")
-    backtest.add_argument("--context-length", type=_non_negative_int, default=_DEFAULT_CONTEXT,
+    backtest.add_argument("--context-length", type=_non_negative_int, default=DEFAULT_CONTEXT,
                           metavar="N",
                           help="observations before each origin given as context (0: all; "
                                "default: %(default)s)")
@@ -429,7 +450,6 @@ def build_parser():
     backtest.add_argument("--out", metavar="FILE.csv", help="also write the per-origin scores")
     _model_options(backtest)
     backtest.set_defaults(handler=_cmd_backtest)
-    return parser
 
 
 def _error_line(exc):

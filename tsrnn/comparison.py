@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tsrnn._checks import check_int, check_real
 from tsrnn._threads import single_threaded_blas
 from tsrnn._timesteps import describe_steps, index_step
 from tsrnn.datasets import load_co2, load_ecg
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster, NaiveForecaster,
                                RNNForecaster)
 from tsrnn.forecasters.arima import ndiffs
-from tsrnn.metrics import mae, rmse, smape
+from tsrnn.metrics import mae, naive_scale, scaled_error, smape
+from tsrnn.model_selection import backtest, rolling_origins
 
 __all__ = ["run_comparison", "format_comparison", "make_forecaster", "describe_model",
-           "choose_markov_differences", "fit_timed", "backtest_metrics", "ComparisonResult",
+           "choose_markov_differences", "fit_timed", "resolve_models", "require_season",
+           "ComparisonResult", "DEFAULT_ORIGINS", "DEFAULT_CONTEXT", "DEFAULT_TRAIN_FRACTION",
            "Preset", "PRESETS", "MODEL_NAMES", "MODEL_LABELS"]
 
 MODEL_NAMES = ("lstm", "gru", "arima", "markov", "naive", "seasonal")
@@ -43,9 +46,12 @@ _DESCRIPTIONS = {
                 "season repeated",
 }
 
-_DEFAULT_ORIGINS = 200
-_DEFAULT_CONTEXT = 2000
-_DEFAULT_TRAIN_FRACTION = 0.8
+DEFAULT_ORIGINS = 200
+"""Forecast origins of a comparison, spread over the test part."""
+DEFAULT_CONTEXT = 2000
+"""Observations before each origin given to the models as context."""
+DEFAULT_TRAIN_FRACTION = 0.8
+"""Share of the series the models are fitted on."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,50 @@ PRESETS = {
 # ---------------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------------
+def require_season(season_length):
+    """Raise the one error for a seasonal model without a season."""
+    if season_length is None:
+        raise ValueError("the seasonal naive forecast needs season_length, the number of steps "
+                         "in one season (--season-length N on the command line)")
+
+
+def resolve_models(models, season_length=None, default=MODEL_NAMES):
+    """The models to compare: checked names in order, without repeats.
+
+    Parameters
+    ----------
+    models : sequence of str or None
+        Names among :data:`MODEL_NAMES`; None takes ``default``, with ``"seasonal"`` only
+        when ``season_length`` is given.
+    season_length : float, optional
+        The season of ``"seasonal"`` (required for it).
+    default : sequence of str, default=MODEL_NAMES
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from tsrnn.comparison import resolve_models
+    >>> resolve_models(None, season_length=None, default=("naive", "seasonal"))
+    ['naive']
+    >>> resolve_models(["naive", "seasonal", "naive"], season_length=52)
+    ['naive', 'seasonal']
+    """
+    if models is None:
+        models = [m for m in default if m != "seasonal" or season_length is not None]
+    models = list(dict.fromkeys(models))
+    if not models:
+        raise ValueError("no models to compare")
+    for name in models:
+        if name not in MODEL_NAMES:
+            raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    if "seasonal" in models:
+        require_season(season_length)
+    return models
+
+
 def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_params=None,
                     season_length=None, markov_differences=0):
     """Create one of the compared forecasters by name.
@@ -161,9 +211,7 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
     if name == "naive":
         return NaiveForecaster(strategy="last", missing=missing)
     if name == "seasonal":
-        if season_length is None:
-            raise ValueError("the seasonal naive forecast needs season_length, the number of "
-                             "steps in one season")
+        require_season(season_length)
         return NaiveForecaster(strategy="seasonal", season_length=season_length,
                                missing=missing)
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
@@ -307,58 +355,6 @@ def fit_timed(model, y):
     return seconds, lines
 
 
-# ---------------------------------------------------------------------------------------------
-# Scores that leave out missing truth values
-# ---------------------------------------------------------------------------------------------
-def _finite_pair(y_true, y_pred):
-    t = np.asarray(y_true, dtype=np.float64).ravel()
-    p = np.asarray(y_pred, dtype=np.float64).ravel()
-    keep = np.isfinite(t)
-    return t[keep], p[keep]
-
-
-def _naive_scale(history):
-    """In-sample MAE of the one-step naive forecast, over pairs of consecutive finite values."""
-    h = np.asarray(history, dtype=np.float64).ravel()
-    d = np.abs(np.diff(h))
-    d = d[np.isfinite(d)]
-    return float(d.mean()) if d.size else float("nan")
-
-
-def _scaled(error, scale):
-    if not np.isfinite(scale):
-        return float("nan")
-    if scale == 0.0:
-        return 0.0 if error == 0.0 else float("inf")
-    return error / scale
-
-
-def _score(func, y_true, y_pred):
-    t, p = _finite_pair(y_true, y_pred)
-    return func(t, p) if t.size else float("nan")
-
-
-def backtest_metrics():
-    """MAE, RMSE, sMAPE and MASE for :func:`tsrnn.model_selection.backtest` that leave out NaN
-    truth values (gaps in the data); MASE is scaled by the in-sample MAE of the one-step naive
-    forecast over pairs of consecutive finite training values.
-
-    Returns
-    -------
-    dict of str to callable
-    """
-
-    def mase(y_true, y_pred, y_train):
-        return _scaled(_score(mae, y_true, y_pred), _naive_scale(y_train))
-
-    return {
-        "mae": lambda t, p: _score(mae, t, p),
-        "rmse": lambda t, p: _score(rmse, t, p),
-        "smape": lambda t, p: _score(smape, t, p),
-        "mase": mase,
-    }
-
-
 @dataclass
 class ComparisonResult:
     """What :func:`run_comparison` measured.
@@ -423,8 +419,7 @@ class _Protocol:
 
     y: pd.Series
     n_train: int
-    origin_step: int
-    n_origins: int
+    origins: list
     horizons: list
     context_length: object
     scale: float
@@ -433,6 +428,67 @@ class _Protocol:
     @property
     def longest(self):
         return self.horizons[-1]
+
+    @property
+    def n_origins(self):
+        return len(self.origins)
+
+    @property
+    def origin_step(self):
+        return self.origins[1] - self.origins[0] if len(self.origins) > 1 else 1
+
+
+def _make_protocol(y, horizons, n_origins, train_fraction, context_length):
+    """Split ``y``, place the origins and fix the MASE scale (see :func:`run_comparison`)."""
+    horizons = _check_horizons(horizons)
+    if not isinstance(y, pd.Series):
+        y = pd.Series(np.asarray(y, dtype=np.float64).ravel())
+    check_real(train_fraction, "train_fraction", 0, 1, low_open=True, high_open=True)
+    n_origins = check_int(n_origins, "n_origins", minimum=1)
+    n, longest = len(y), horizons[-1]
+    n_train = int(round(n * train_fraction))
+    if n_train < 3 or n - longest < n_train:
+        raise ValueError(
+            f"the series has {n} observations: a training part of {n_train} leaves "
+            f"{n - n_train} for testing, fewer than the longest horizon ({longest}); lower "
+            f"the horizons or the train fraction (--horizons, --train-fraction)"
+        )
+    origins = rolling_origins(n, longest, n_origins, step="spread", initial=n_train)
+    return _Protocol(
+        y=y, n_train=n_train, origins=origins, horizons=horizons,
+        context_length=context_length if context_length and context_length > 0 else None,
+        scale=naive_scale(y.iloc[:n_train].to_numpy(), nan_policy="omit"),
+        missing="interpolate" if y.isna().any() else "raise",
+    )
+
+
+def _forecast_all(model, protocol, progress):
+    """The longest-horizon forecasts from every origin, and the mean time of one."""
+    p = protocol
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        _, frame = backtest(model, p.y, horizon=p.longest, n_origins=p.n_origins,
+                            step=p.origin_step, initial=p.n_train,
+                            context_length=p.context_length, metrics={"mae": lambda t, f: 0.0},
+                            progress=progress, return_forecasts=True)
+        seconds = (time.perf_counter() - start) / p.n_origins
+    return frame.sort_values(["origin", "step"], kind="stable").reset_index(drop=True), seconds
+
+
+def _horizon_rows(name, truth, pred, protocol, fit_seconds, predict_seconds):
+    """One table row per horizon: scores per origin over its first h steps, then the mean."""
+    rows = []
+    for h in protocol.horizons:
+        maes = [mae(t[:h], f[:h], nan_policy="omit") for t, f in zip(truth, pred)]
+        smapes = [smape(t[:h], f[:h], nan_policy="omit") for t, f in zip(truth, pred)]
+        mean_mae = float(np.nanmean(maes))
+        rows.append({
+            "model": name, "horizon": h, "mase": scaled_error(mean_mae, protocol.scale),
+            "smape": float(np.nanmean(smapes)), "mae": mean_mae,
+            "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
+        })
+    return rows
 
 
 def _evaluate(model, name, protocol, progress, log):
@@ -447,8 +503,6 @@ def _evaluate(model, name, protocol, progress, log):
     step_mae : ndarray of shape (longest,)
         Mean absolute error per step ahead.
     """
-    from tsrnn.model_selection import backtest
-
     p = protocol
     fit_seconds, lines = fit_timed(model, p.y.iloc[:p.n_train])
     for line in lines:
@@ -456,36 +510,56 @@ def _evaluate(model, name, protocol, progress, log):
             log(f"      warning: {line}")
     log(f"      fitted in {fit_seconds:.1f} s; forecasting {p.longest} steps from "
         f"{p.n_origins} origins")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        start = time.perf_counter()
-        _, frame = backtest(model, p.y, horizon=p.longest, n_origins=p.n_origins,
-                            step=p.origin_step, initial=p.n_train,
-                            context_length=p.context_length, metrics={"mae": lambda t, f: 0.0},
-                            progress=progress, return_forecasts=True)
-        predict_seconds = (time.perf_counter() - start) / p.n_origins
-    frame = frame.sort_values(["origin", "step"], kind="stable").reset_index(drop=True)
+    frame, predict_seconds = _forecast_all(model, p, progress)
     truth = frame["y_true"].to_numpy().reshape(p.n_origins, p.longest)
     pred = frame["y_pred"].to_numpy().reshape(p.n_origins, p.longest)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a step with no truth gives NaN
         step_mae = np.nanmean(np.abs(truth - pred), axis=0)
-    rows = []
-    for h in p.horizons:
-        # Scores per origin over its first h steps, then the mean over origins.
-        maes = [_score(mae, truth[i, :h], pred[i, :h]) for i in range(p.n_origins)]
-        smapes = [_score(smape, truth[i, :h], pred[i, :h]) for i in range(p.n_origins)]
-        mean_mae = float(np.nanmean(maes))
-        rows.append({
-            "model": name, "horizon": h, "mase": _scaled(mean_mae, p.scale),
-            "smape": float(np.nanmean(smapes)), "mae": mean_mae,
-            "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
-        })
+    rows = _horizon_rows(name, truth, pred, p, fit_seconds, predict_seconds)
     return rows, frame, step_mae
 
 
-def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGINS,
-                   train_fraction=_DEFAULT_TRAIN_FRACTION, context_length=_DEFAULT_CONTEXT,
+def _sorted_table(rows, labels):
+    table = pd.DataFrame(rows)
+    order = {label: i for i, label in enumerate(labels)}
+    return table.sort_values(["horizon", "model"], key=lambda c: c.map(order)
+                             if c.name == "model" else c, kind="stable").reset_index(drop=True)
+
+
+def _fit_size(name, limit, n_train):
+    if name == "arima" and limit is not None and limit < n_train:
+        return f"the last {limit:,} of {n_train:,} training observations"
+    return f"{n_train:,} observations"
+
+
+def _notes(y, models, fitted, protocol, random_state, markov_differences, season_length):
+    """Lines under the table: what each model was and how missing values were handled."""
+    n_train = protocol.n_train
+    notes = []
+    n_missing = int(y.isna().sum())
+    if n_missing:
+        notes.append(f"{n_missing} missing value(s): interpolated in the models' inputs, left "
+                     f"out of the scores.")
+    freq = index_step(y.index)
+    if "arima" in models:
+        notes.append(_arima_note(fitted["arima"], n_train, freq))
+    rnns = [name for name in models if name in ("lstm", "gru")]
+    if rnns:
+        notes.append(f"{', '.join(rnns)}: RNNForecaster with its default parameters "
+                     f"(random_state={random_state}).")
+    if "markov" in models:
+        notes.append(_markov_note(markov_differences))
+    if "seasonal" in models:
+        span = describe_steps(season_length, freq)
+        notes.append(f"seasonal naive: NaiveForecaster(strategy='seasonal', season_length="
+                     f"{season_length}), the value one season{f' ({span})' if span else ''} "
+                     f"before.")
+    return notes
+
+
+def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS,
+                   train_fraction=DEFAULT_TRAIN_FRACTION, context_length=DEFAULT_CONTEXT,
                    random_state=0, arima_params=None, season_length=None,
                    markov_differences="auto", title="", progress=False, log=None):
     """Fit each model once on the start of ``y`` and score rolling forecasts over the rest.
@@ -551,53 +625,13 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGIN
     [['naive', 1], ['markov', 1], ['naive', 5], ['markov', 5]]
     """
     log = log or (lambda message: None)
-    horizons = _check_horizons(horizons)
-    if models is None:
-        models = [m for m in MODEL_NAMES if m != "seasonal" or season_length is not None]
-    models = list(dict.fromkeys(models))
-    if not models:
-        raise ValueError("no models to compare")
-    for name in models:
-        if name not in MODEL_NAMES:
-            raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
-    if "seasonal" in models and season_length is None:
-        raise ValueError("the seasonal naive forecast needs season_length, the number of steps "
-                         "in one season")
-    if not isinstance(y, pd.Series):
-        y = pd.Series(np.asarray(y, dtype=np.float64).ravel())
-    if not 0.0 < train_fraction < 1.0:
-        raise ValueError(f"the train fraction must be between 0 and 1, got {train_fraction}")
-    if n_origins < 1:
-        raise ValueError(f"the number of origins must be at least 1, got {n_origins}")
-    if context_length is not None and context_length < 1:
-        context_length = None
-    n = len(y)
-    n_train = int(round(n * train_fraction))
-    longest = horizons[-1]
-    last = n - longest
-    if n_train < 3 or last < n_train:
-        raise ValueError(
-            f"the series has {n} observations: a training part of {n_train} leaves "
-            f"{n - n_train} for testing, fewer than the longest horizon ({longest}); lower "
-            f"the horizons or the train fraction (--horizons, --train-fraction)"
-        )
-    step = (last - n_train) // (n_origins - 1) if n_origins > 1 else 1
-    if step < 1:
-        raise ValueError(
-            f"{n_origins} origins do not fit in the test part ({n - n_train} observations, "
-            f"longest horizon {longest}); lower the number of origins (--origins)"
-        )
-    origins = [last - step * k for k in range(n_origins - 1, -1, -1)]
-    protocol = _Protocol(
-        y=y, n_train=n_train, origin_step=step, n_origins=n_origins, horizons=horizons,
-        context_length=context_length, scale=_naive_scale(y.iloc[:n_train].to_numpy()),
-        missing="interpolate" if y.isna().any() else "raise",
-    )
+    models = resolve_models(models, season_length)
+    protocol = _make_protocol(y, horizons, n_origins, train_fraction, context_length)
+    y, n_train = protocol.y, protocol.n_train
     if markov_differences == "auto":
         markov_differences = (choose_markov_differences(y.iloc[:n_train])
                               if "markov" in models else 0)
     limit = (arima_params or {}).get("max_fit_length")
-
     rows, forecasts, step_mae, fitted = [], {}, {}, {}
     with single_threaded_blas():
         for k, name in enumerate(models, start=1):
@@ -606,45 +640,24 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=_DEFAULT_ORIGIN
                                     season_length=season_length,
                                     markov_differences=markov_differences)
             label = MODEL_LABELS[name]
-            size = f"{n_train:,} observations"
-            if name == "arima" and limit is not None and limit < n_train:
-                size = f"the last {limit:,} of {n_train:,} training observations"
-            log(f"[{k}/{len(models)}] {label}: fitting {describe_model(name, model)} on {size}")
+            log(f"[{k}/{len(models)}] {label}: fitting {describe_model(name, model)} on "
+                f"{_fit_size(name, limit, n_train)}")
             model_rows, forecasts[label], step_mae[label] = _evaluate(
                 model, label, protocol, progress, log)
             rows.extend(model_rows)
             fitted[name] = model
     labels = [MODEL_LABELS[name] for name in models]
-    table = pd.DataFrame(rows)
-    order = {label: i for i, label in enumerate(labels)}
-    table = table.sort_values(["horizon", "model"], key=lambda c: c.map(order)
-                              if c.name == "model" else c, kind="stable").reset_index(drop=True)
-    step_frame = pd.DataFrame(step_mae, index=pd.RangeIndex(1, longest + 1, name="step"))
-
-    notes = []
-    n_missing = int(y.isna().sum())
-    if n_missing:
-        notes.append(f"{n_missing} missing value(s): interpolated in the models' inputs, left "
-                     f"out of the scores.")
     freq = index_step(y.index)
-    if "arima" in models:
-        notes.append(_arima_note(fitted["arima"], n_train, freq))
-    rnns = [name for name in models if name in ("lstm", "gru")]
-    if rnns:
-        notes.append(f"{', '.join(rnns)}: RNNForecaster with its default parameters "
-                     f"(random_state={random_state}).")
-    if "markov" in models:
-        notes.append(_markov_note(markov_differences))
-    if "seasonal" in models:
-        span = describe_steps(season_length, freq)
-        notes.append(f"seasonal naive: NaiveForecaster(strategy='seasonal', season_length="
-                     f"{season_length}), the value one season{f' ({span})' if span else ''} "
-                     f"before.")
     return ComparisonResult(
-        table=table, forecasts=forecasts, step_mae=step_frame, y=y, models=labels,
-        horizons=horizons, origins=origins, origin_step=step, n_train=n_train,
-        context_length=context_length, scale=protocol.scale, notes=notes, title=title,
-        value_label=str(y.name) if y.name is not None else "",
+        table=_sorted_table(rows, labels), forecasts=forecasts,
+        step_mae=pd.DataFrame(step_mae,
+                              index=pd.RangeIndex(1, protocol.longest + 1, name="step")),
+        y=y, models=labels, horizons=protocol.horizons, origins=protocol.origins,
+        origin_step=protocol.origin_step, n_train=n_train,
+        context_length=protocol.context_length, scale=protocol.scale,
+        notes=_notes(y, models, fitted, protocol, random_state, markov_differences,
+                     season_length),
+        title=title, value_label=str(y.name) if y.name is not None else "",
         step_note=f" (1 step = {describe_steps(1, freq)})" if freq is not None else "",
     )
 

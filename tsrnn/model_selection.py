@@ -1,30 +1,109 @@
 """Rolling-origin evaluation of forecasters."""
 from __future__ import annotations
 
+import functools
 import inspect
-import numbers
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from ._checks import check_int, check_option
 from ._input import check_horizon, to_table
-from .metrics import mae, mase, rmse, smape
+from .metrics import NAN_POLICIES, mae, mase, rmse, smape
 
-__all__ = ["backtest"]
+__all__ = ["backtest", "rolling_origins"]
 
 _BUILTIN_METRICS = {"mae": mae, "rmse": rmse, "smape": smape, "mase": mase}
 _DEFAULT_N_ORIGINS = 5
 
 
-def _positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+def _spread_step(last, floor, n_origins):
+    """The widest step that fits ``n_origins`` origins between ``floor`` and ``last``."""
+    if n_origins == 1:
+        return 1
+    step = (last - floor) // (n_origins - 1)
+    if step < 1:
+        raise ValueError(
+            f"{n_origins} origins do not fit between {floor} and {last}; lower the number of "
+            f"origins (n_origins, or --origins on the command line)"
+        )
+    return step
 
 
-def _resolve_metrics(metrics):
+def rolling_origins(n, horizon, n_origins=None, step=None, initial=None, min_history=2):
+    """The forecast origins of a rolling-origin evaluation of a series of ``n`` values.
+
+    An origin ``t`` is the number of observations before a forecast of ``horizon`` values
+    (``y[t:t + horizon]`` from ``y[:t]``). The last origin is ``n - horizon``, so its horizon
+    ends with the series; the others lie ``step`` apart before it.
+
+    Parameters
+    ----------
+    n : int
+        Length of the series.
+    horizon : int
+        Values forecast from each origin.
+    n_origins : int, optional
+        How many origins. Default: every origin from ``initial`` on when ``initial`` is given,
+        otherwise the last 5 that leave ``min_history`` observations.
+    step : int or "spread", optional
+        Spacing, default ``horizon``. "spread" spaces ``n_origins`` origins as widely as fits
+        between ``initial`` (or ``min_history``) and the last origin.
+    initial : int, optional
+        The earliest allowed origin; with ``n_origins`` it is checked, not imposed.
+    min_history : int, default=2
+        The earliest allowed origin when ``initial`` is not given.
+
+    Returns
+    -------
+    list of int
+        Ascending.
+
+    Raises
+    ------
+    ValueError
+        When the origins asked for do not fit in the series.
+
+    Examples
+    --------
+    >>> from tsrnn.model_selection import rolling_origins
+    >>> rolling_origins(10, horizon=2, n_origins=3)
+    [4, 6, 8]
+    >>> rolling_origins(100, horizon=10, n_origins=4, step="spread", initial=60)
+    [60, 70, 80, 90]
+    """
+    horizon = check_horizon(horizon)
+    last = check_int(n, "n", minimum=0) - horizon
+    if last < 1:
+        raise ValueError(f"y has {n} observations: too few for a horizon of {horizon}")
+    initial = check_int(initial, "initial", minimum=1, allow_none=True)
+    n_origins = check_int(n_origins, "n_origins", minimum=1, allow_none=True)
+    floor = initial if initial is not None else min_history
+    if isinstance(step, str):
+        check_option(step, "step", ("spread",))
+        if n_origins is None:
+            raise ValueError("step='spread' needs n_origins")
+        step = _spread_step(last, floor, n_origins)
+    step = horizon if step is None else check_int(step, "step", minimum=1)
+    if n_origins is None:
+        origins = list(range(last, floor - 1, -step))[::-1]
+        origins = origins if initial is not None else origins[-_DEFAULT_N_ORIGINS:]
+        if not origins:
+            raise ValueError(f"no origin fits: the last one ({last}) comes before the first "
+                             f"usable one ({floor})")
+        return origins
+    origins = [last - step * k for k in range(n_origins - 1, -1, -1)]
+    if origins[0] < floor:
+        raise ValueError(
+            f"{n_origins} origins {step} apart need the first origin at {origins[0]}, "
+            f"before the first usable one ({floor}); lower n_origins or step, or use a "
+            f"longer series"
+        )
+    return origins
+
+
+def _resolve_metrics(metrics, nan_policy):
     """Return a list of (name, function, wants_y_train)."""
     if metrics is None:
         metrics = list(_BUILTIN_METRICS)
@@ -40,47 +119,18 @@ def _resolve_metrics(metrics):
                     f"unknown metric {name!r}; use one of {sorted(_BUILTIN_METRICS)} or pass "
                     f"a dict {{name: function}}"
                 )
-            items.append((name, _BUILTIN_METRICS[name]))
-    resolved = []
-    for name, func in items:
-        if not callable(func):
-            raise TypeError(f"metric {name!r} is not callable")
-        try:
-            wants_train = "y_train" in inspect.signature(func).parameters
-        except (TypeError, ValueError):
-            wants_train = False
-        resolved.append((name, func, wants_train))
-    return resolved
+            items.append((name, functools.partial(_BUILTIN_METRICS[name],
+                                                  nan_policy=nan_policy)))
+    return [(name, func, _wants_train(name, func)) for name, func in items]
 
 
-def _origins(n, horizon, n_origins, step, initial, min_history):
-    """Positions t (number of observations before each forecast), ascending."""
-    last = n - horizon
-    if last < 1:
-        raise ValueError(f"y has {n} observations: too few for a horizon of {horizon}")
-    if initial is not None:
-        initial = _positive_int(initial, "initial")
-    if n_origins is not None:
-        n_origins = _positive_int(n_origins, "n_origins")
-        origins = [last - step * k for k in range(n_origins - 1, -1, -1)]
-        floor = initial if initial is not None else min_history
-        if origins[0] < floor:
-            raise ValueError(
-                f"{n_origins} origins {step} apart need the first origin at {origins[0]}, "
-                f"before the first usable one ({floor}); lower n_origins or step, or use a "
-                f"longer series"
-            )
-        return origins
-    floor = initial if initial is not None else min_history
-    origins = list(range(last, floor - 1, -step))[::-1]
-    if initial is None:
-        origins = origins[-_DEFAULT_N_ORIGINS:]
-    if not origins:
-        raise ValueError(
-            f"no origin fits: the last one ({last}) comes before the first usable one "
-            f"({floor})"
-        )
-    return origins
+def _wants_train(name, func):
+    if not callable(func):
+        raise TypeError(f"metric {name!r} is not callable")
+    try:
+        return "y_train" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _slice(obj, start, stop):
@@ -98,8 +148,8 @@ def _is_fitted(forecaster):
     return any(k.endswith("_") and not k.startswith("__") for k in vars(forecaster))
 
 
-def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length, metrics):
-    """Forecast from origin ``t`` and score it; returns (scores dict, (horizon, D) forecast)."""
+def _forecast_from(forecaster, y, X, t, horizon, refit, context_length):
+    """The (horizon, D) forecast from origin ``t``: refitted on ``y[:t]`` or from context."""
     X_future = _slice(X, t, t + horizon)
     if refit:
         model = clone(forecaster).fit(_slice(y, 0, t), _slice(X, 0, t))
@@ -112,20 +162,82 @@ def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length
         prediction = forecaster.predict(horizon, X=X_future, context=context)
     if isinstance(prediction, (pd.Series, pd.DataFrame)):
         prediction = prediction.to_numpy(dtype=np.float64)
-    prediction = np.asarray(prediction, dtype=np.float64).reshape(horizon, -1)
+    return np.asarray(prediction, dtype=np.float64).reshape(horizon, -1)
+
+
+def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length, metrics):
+    """Forecast from origin ``t`` and score it; returns (scores dict, (horizon, D) forecast)."""
+    prediction = _forecast_from(forecaster, y, X, t, horizon, refit, context_length)
     truth, train = values[t:t + horizon], values[:t]
     scores = {}
     for name, func, wants_train in metrics:
-        if wants_train:
-            scores[name] = float(func(truth, prediction, y_train=train))
-        else:
-            scores[name] = float(func(truth, prediction))
+        extra = {"y_train": train} if wants_train else {}
+        scores[name] = float(func(truth, prediction, **extra))
     return scores, prediction
+
+
+def _run_origins(task, origins, n_jobs, progress):
+    """``task(t)`` for every origin, through joblib when ``n_jobs`` asks for workers."""
+    if n_jobs is None or n_jobs == 1:
+        iterator = (task(t) for t in origins)
+    else:
+        from joblib import Parallel, delayed
+
+        iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(task)(t) for t in origins)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, total=len(origins), desc="backtest", unit="origin")
+    return list(iterator)
+
+
+def _score_table(origins, results, index, n_train):
+    rows = []
+    for t, (scores, _) in zip(origins, results):
+        row = {"origin": t}
+        if index is not None:
+            row["time"] = index[t]
+        row["n_train"] = n_train(t)
+        row.update(scores)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _forecast_table(origins, results, table, horizon):
+    """One row per origin, step (and column): the forecast next to the truth."""
+    values, index = table.values, table.index
+    n_columns = values.shape[1]
+    layout = table.layout
+    names = list(layout.columns) if layout.kind == "frame" else list(range(n_columns))
+    pieces = []
+    for t, (_, prediction) in zip(origins, results):
+        piece = {"origin": np.full(horizon * n_columns, t),
+                 "step": np.repeat(np.arange(1, horizon + 1), n_columns)}
+        if index is not None:
+            piece["time"] = np.repeat(np.asarray(index[t:t + horizon]), n_columns)
+        if n_columns > 1:
+            piece["column"] = np.tile(np.asarray(names, dtype=object), horizon)
+        piece["y_true"] = values[t:t + horizon].ravel()
+        piece["y_pred"] = prediction.ravel()
+        pieces.append(pd.DataFrame(piece))
+    return pd.concat(pieces, ignore_index=True)
+
+
+def _read_series(y, X):
+    if isinstance(y, list) and y and not np.isscalar(y[0]):
+        raise TypeError("backtest evaluates one series; loop over the series of a list")
+    table = to_table(y, "y")
+    if X is not None:
+        x_rows = to_table(X, "X").values.shape[0]
+        if x_rows != table.values.shape[0]:
+            raise ValueError(f"X has {x_rows} rows but y has {table.values.shape[0]}")
+    return table
 
 
 def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
              context_length=None, refit=False, n_jobs=None, metrics=None, X=None,
-             progress=False, return_forecasts=False):
+             progress=False, return_forecasts=False, nan_policy="omit"):
     """Rolling-origin evaluation over the tail of one series.
 
     Origins are the positions ``t`` at which a forecast of ``y[t:t + horizon]`` is made from
@@ -145,8 +257,10 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
     n_origins : int, optional
         Number of origins. Default: every origin from ``initial`` on when ``initial`` is
         given, otherwise the last 5 origins that leave enough history.
-    step : int, optional
-        Spacing of the origins, default ``horizon`` (non-overlapping test windows).
+    step : int or "spread", optional
+        Spacing of the origins, default ``horizon`` (non-overlapping test windows); "spread"
+        spreads ``n_origins`` evenly from ``initial`` to the last (see
+        :func:`rolling_origins`).
     initial : int, optional
         The earliest allowed origin (size of the first training window). With ``n_origins``
         it is checked, not imposed: the first origin is ``len(y) - horizon - (n_origins - 1) *
@@ -162,6 +276,10 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
         Names among "mae", "rmse", "smape", "mase" (default: all four), or a dict
         ``{name: function(y_true, y_pred[, y_train])}``; a function with a ``y_train``
         parameter receives the history before the origin (as MASE does).
+    nan_policy : {"omit", "propagate", "raise"}, default="omit"
+        How the built-in metrics treat NaN truth values (gaps in the data, e.g. with a
+        forecaster's ``missing="interpolate"``): "omit" leaves them out of every score, and
+        MASE's scale uses the training differences between finite values only.
     X : same kind as ``y``, optional
         Exogenous columns aligned with ``y``; each origin uses the rows before it for fitting
         or context and the next ``horizon`` rows as future values.
@@ -192,83 +310,26 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
     >>> scores[["origin", "mae"]].to_numpy().tolist()
     [[4.0, 1.5], [6.0, 1.5], [8.0, 1.5]]
     """
-    if isinstance(y, list) and y and not np.isscalar(y[0]):
-        raise TypeError("backtest evaluates one series; loop over the series of a list")
     horizon = check_horizon(horizon)
-    step = horizon if step is None else _positive_int(step, "step")
-    if context_length is not None:
-        context_length = _positive_int(context_length, "context_length")
-    block = to_table(y, "y")
-    values = block.values
-    if X is not None:
-        x_block = to_table(X, "X")
-        if x_block.values.shape[0] != values.shape[0]:
-            raise ValueError(
-                f"X has {x_block.values.shape[0]} rows but y has {values.shape[0]}"
-            )
+    context_length = check_int(context_length, "context_length", minimum=1, allow_none=True)
+    check_option(nan_policy, "nan_policy", NAN_POLICIES)
+    table = _read_series(y, X)
     refit = bool(refit) or not _is_fitted(forecaster)
     min_history = 2
-    if refit and hasattr(forecaster, "_min_length"):
-        min_history = max(min_history, int(forecaster._min_length()))
-    origins = _origins(values.shape[0], horizon, n_origins, step, initial, min_history)
-    resolved = _resolve_metrics(metrics)
+    if refit and hasattr(forecaster, "min_fit_length"):
+        min_history = max(min_history, forecaster.min_fit_length())
+    origins = rolling_origins(table.values.shape[0], horizon, n_origins, step, initial,
+                              min_history)
+    resolved = _resolve_metrics(metrics, nan_policy)
 
     def task(t):
-        return _evaluate_origin(
-            forecaster, y, X, values, t, horizon, refit, context_length, resolved
-        )
+        return _evaluate_origin(forecaster, y, X, table.values, t, horizon, refit,
+                                context_length, resolved)
 
-    if n_jobs is None or n_jobs == 1:
-        iterator = (task(t) for t in origins)
-    else:
-        from joblib import Parallel, delayed
-
-        try:
-            iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_evaluate_origin)(
-                    forecaster, y, X, values, t, horizon, refit, context_length, resolved
-                )
-                for t in origins
-            )
-        except TypeError:  # joblib < 1.3 has no generator output
-            iterator = iter(Parallel(n_jobs=n_jobs)(
-                delayed(_evaluate_origin)(
-                    forecaster, y, X, values, t, horizon, refit, context_length, resolved
-                )
-                for t in origins
-            ))
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, total=len(origins), desc="backtest", unit="origin")
-    results = list(iterator)
-
-    index = block.index
-    rows = []
-    for t, (scores, _) in zip(origins, results):
-        row = {"origin": t}
-        if index is not None:
-            row["time"] = index[t]
-        row["n_train"] = t if refit or context_length is None else min(t, context_length)
-        row.update(scores)
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    results = _run_origins(task, origins, n_jobs, progress)
+    scores = _score_table(origins, results, table.index,
+                          lambda t: t if refit or context_length is None
+                          else min(t, context_length))
     if not return_forecasts:
-        return table
-
-    n_columns = values.shape[1]
-    names = (
-        list(block.layout.columns) if block.layout.kind == "frame" else list(range(n_columns))
-    )
-    pieces = []
-    for t, (_, prediction) in zip(origins, results):
-        steps = np.repeat(np.arange(1, horizon + 1), n_columns)
-        piece = {"origin": np.full(horizon * n_columns, t), "step": steps}
-        if index is not None:
-            piece["time"] = np.repeat(np.asarray(index[t:t + horizon]), n_columns)
-        if n_columns > 1:
-            piece["column"] = np.tile(np.asarray(names, dtype=object), horizon)
-        piece["y_true"] = values[t:t + horizon].ravel()
-        piece["y_pred"] = prediction.ravel()
-        pieces.append(pd.DataFrame(piece))
-    return table, pd.concat(pieces, ignore_index=True)
+        return scores
+    return scores, _forecast_table(origins, results, table, horizon)
