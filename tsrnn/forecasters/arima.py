@@ -14,6 +14,7 @@ import pandas as pd
 
 from tsrnn._checks import check_int, integer, option, option_or, real
 from tsrnn._threads import blas_single_threaded
+from tsrnn.seasonality import fourier_terms
 
 from ._base import BaseForecaster
 
@@ -108,45 +109,6 @@ def ndiffs(y, test="kpss", alpha=0.05, max_d=2):
             return d
         x = np.diff(x)
     return max_d
-
-
-def fourier_terms(positions, season_length, harmonics):
-    """Sine-cosine pairs of a season: the regressors of a dynamic harmonic regression.
-
-    Pair ``k`` (``k = 1..harmonics``) is ``sin(2 pi k t / m)``, ``cos(2 pi k t / m)`` at the
-    positions ``t`` with ``m = season_length`` (Hyndman & Athanasopoulos, *Forecasting:
-    Principles and Practice*, 3rd ed., section 7.4, "Fourier series").
-
-    Parameters
-    ----------
-    positions : array-like of shape (n,)
-        Positions of the observations in steps (usually ``0, 1, ..., n - 1``); any origin will
-        do, as long as it is the same for every block of the same series.
-    season_length : float
-        Period in steps; it may be fractional (365.25 / 7 for weekly data with a yearly cycle).
-    harmonics : int
-        Number of pairs ``K``, >= 0.
-
-    Returns
-    -------
-    ndarray of shape (n, 2 * harmonics)
-        Columns ``sin_1, cos_1, sin_2, cos_2, ...``.
-
-    Examples
-    --------
-    >>> from tsrnn.forecasters.arima import fourier_terms
-    >>> fourier_terms([0, 1, 2, 3], season_length=4, harmonics=1).round(12) + 0.0
-    array([[ 0.,  1.],
-           [ 1.,  0.],
-           [ 0., -1.],
-           [-1.,  0.]])
-    """
-    t = np.asarray(positions, dtype=np.float64).reshape(-1, 1)
-    angle = (2.0 * np.pi / float(season_length)) * t * np.arange(1, int(harmonics) + 1)
-    terms = np.empty((t.shape[0], 2 * int(harmonics)))
-    terms[:, 0::2] = np.sin(angle)
-    terms[:, 1::2] = np.cos(angle)
-    return terms
 
 
 def _steps_between(first, last, step, kind):
