@@ -126,3 +126,79 @@ def test_threads_follow_the_batch_and_the_setting():
         threads_module.set_num_threads(None)
     with pytest.raises(ValueError, match="positive integer"):
         threads_module.set_num_threads(0)
+
+
+# ------------------------------------------------------------------ checks at every entry
+def test_a_replaced_parameter_of_the_wrong_shape_is_refused_before_the_kernel_reads_it():
+    layer = layers.RNN(1, 64)
+    layer.params["weight_hh_l0"] = np.zeros((2, 2), np.float32)
+    with pytest.raises(ValueError, match=r"params\['weight_hh_l0'\]"):
+        layer.forward(np.ones((3, 1, 1), np.float32))
+    with pytest.raises(ValueError, match="weight_hh_l0"):
+        layer.streamer()
+
+
+@pytest.mark.parametrize("bad", [np.zeros((64, 1), np.float64),
+                                 np.zeros((1, 128), np.float32)[:, ::2]],
+                         ids=["dtype", "strided"])
+def test_replaced_parameters_of_another_dtype_or_layout_are_refused(bad):
+    layer = layers.GRU(1, 64)
+    layer.params["weight_ih_l0"] = bad
+    with pytest.raises(ValueError, match="weight_ih_l0"):
+        layer.forward(np.ones((3, 1, 1), np.float32))
+
+
+def test_a_replaced_peephole_view_is_refused():
+    layer = layers.LSTM(1, 4, peephole=True)
+    layer.params["weight_ci_l0"] = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="weight_ci_l0"):
+        layer.forward(np.ones((3, 1, 1), np.float32))
+
+
+def test_sequence_kernels_check_that_sizes_agree():
+    rnn = kernels.load("rnn")
+    T, B, F, H = 3, 2, 1, 8
+    x = np.ones((T, B, F), np.float32)
+    w_ih, w_hh = np.zeros((H, F), np.float32), np.zeros((2, 2), np.float32)
+    b = np.zeros(H, np.float32)
+    with pytest.raises(ValueError, match=r"w_hh: got shape \(2, 2\), expected \(8, 8\)"):
+        rnn.rnn_forward(x, w_ih, w_hh, b, b, False, np.zeros((B, H), np.float32),
+                        np.empty((T, B, H), np.float32), np.empty((H, H), np.float32))
+    with pytest.raises(ValueError, match="h0"):
+        rnn.rnn_forward(x, w_ih, np.zeros((H, H), np.float32), b, b, False,
+                        np.zeros((B + 1, H), np.float32), np.empty((T, B, H), np.float32),
+                        np.empty((H, H), np.float32))
+
+
+def test_closed_loop_buffers_are_typed_and_checked():
+    closed_loop = kernels.load("closed_loop")
+    layer = layers.LSTM(2, 4)
+    h0 = np.zeros((1, 3, 4), np.float32)
+    buffers = layer.closed_loop_buffers(5, 3, h0, h0.copy(), keep_cache=False)
+    with pytest.raises(AttributeError):
+        buffers[0].gatez = None  # a misspelt field cannot be set
+    code = layer.cell_code
+    closed_loop.check_buffers(code, buffers, 5, 3, 4, False, False, np.dtype(np.float32), 2)
+    buffers[0].c = np.empty((2, 3, 5), np.float32)
+    with pytest.raises(ValueError, match=r"buffer c of layer 0: got \(2, 3, 5\)"):
+        closed_loop.check_buffers(code, buffers, 5, 3, 4, False, False, np.dtype(np.float32))
+    buffers[0].c = None
+    with pytest.raises(ValueError, match="buffer c of layer 0 is missing"):
+        closed_loop.Streamer(code, buffers)
+
+
+def test_closed_loop_forward_checks_its_arguments():
+    from tsrnn.nn.network import RecurrentNetwork
+
+    closed_loop = kernels.load("closed_loop")
+    net = RecurrentNetwork("gru", 1, hidden_size=4)
+    T, B = 4, 2
+    h0 = np.zeros((1, B, 4), np.float32)
+    buffers = net.rnn.closed_loop_buffers(T, B, h0, None, keep_cache=True)
+    y = np.zeros((T, B, 1), np.float32)
+    teacher = np.ones((T + 1, B), np.uint8)
+    with pytest.raises(ValueError, match="teacher"):
+        closed_loop.closed_loop_forward(net.rnn.cell_code, buffers, net.head.params["weight"],
+                                        net.head.params["bias"], y, None, teacher,
+                                        np.zeros((B, 1), np.float32), True, True,
+                                        np.empty((T, B, 1), np.float32))

@@ -316,3 +316,19 @@ def test_layer_path_and_closed_loop_agree(cell, options):
         results.append([pred[:-1]] + [g.copy() for _, _, g in net.parameters()])
     for a, b in zip(*results):
         assert relative_error(a, b) < 1e-12
+
+
+@pytest.mark.parametrize("cell, options", [("lstm", {"peephole": True}),
+                                           ("gru", {"reset_after": False}),
+                                           ("rnn", {"nonlinearity": "relu"})])
+def test_config_round_trips(cell, options):
+    net = RecurrentNetwork(cell, 2, 1, 5, 2, residual=True, initial_state="learned",
+                           dtype=np.float64, **options)
+    config = net.config()
+    again = RecurrentNetwork.from_config(config)
+    assert again.config() == config
+    again.load_state_dict(net.state_dict())
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[name], value)
+    with pytest.raises(ValueError, match="keys"):
+        RecurrentNetwork.from_config({**config, "extra": 1})

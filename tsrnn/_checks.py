@@ -25,13 +25,13 @@ def _is_bool(value):
     return isinstance(value, (bool, np.bool_))
 
 
-def _range_text(minimum, maximum):
-    if minimum is not None and maximum is not None:
-        return f" in [{minimum}, {maximum}]"
-    if minimum is not None:
-        return f" >= {minimum}"
-    if maximum is not None:
-        return f" <= {maximum}"
+def _interval_text(low, high, low_open, high_open):
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high:g}"
     return ""
 
 
@@ -50,22 +50,12 @@ def check_int(value, name, minimum=None, maximum=None, allow_none=False):
     """
     if value is None and allow_none:
         return None
-    expected = f"an integer{_range_text(minimum, maximum)}" + (" or None" if allow_none else "")
+    expected = f"an integer{_interval_text(minimum, maximum, False, False)}" + (" or None" if allow_none else "")
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be {expected}, got {value!r}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
     return int(value)
-
-
-def _interval_text(low, high, low_open, high_open):
-    if low is not None and high is not None:
-        return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if low is not None:
-        return f" {'>' if low_open else '>='} {low:g}"
-    if high is not None:
-        return f" {'<' if high_open else '<='} {high:g}"
-    return ""
 
 
 def check_real(value, name, low=None, high=None, low_open=False, high_open=False,

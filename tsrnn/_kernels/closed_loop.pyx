@@ -13,8 +13,9 @@ every step advances every layer. The same loop serves
   - scheduled-sampling training, with ``closed_loop_backward`` back-propagating through the
     fed-back predictions (the gradient of pred[t-1] receives that of u_t where it was used).
 
-Per-layer buffers arrive as dicts of C-contiguous arrays (allocated and shape-checked by
-``tsrnn.nn.network``); their addresses are read once, then the loop runs without the GIL.
+Per-layer buffers arrive as :class:`LayerBuffers` (allocated by the layer classes of
+``tsrnn.nn.layers``); every entry point checks them (:func:`check_buffers`) and reads their
+addresses once, then the loop runs without the GIL.
 With ``keep_cache`` false (inference) only one step of activations and two of states are kept,
 so memory does not grow with the length of the stream. Rows are independent (feedback is per
 row), so ``threads`` OpenMP threads each run every step for their own slice of the batch.
@@ -81,6 +82,21 @@ cdef struct Layer:
     void* dpeep
 
 
+cdef class LayerBuffers:
+    """The arrays of one layer that the closed-loop kernels read and write.
+
+    One field per field of the C struct ``Layer`` (shapes there): a misspelt name is an
+    AttributeError, never a silently missing buffer. The layer class that knows its cell
+    fills it (``closed_loop_buffers`` and ``add_gradient_buffers`` in ``tsrnn.nn.layers``);
+    :func:`check_buffers` checks every field against the call before any kernel reads it.
+    Fields a cell does not use stay None.
+    """
+
+    cdef public object w_ih, w_hh, b_ih, b_hh, peep, w_ih_t, w_hh_t
+    cdef public object h0, c0, h, c, gates, x, mask, hproj
+    cdef public object dgx, dgh, dh, dc, drh, dinput, dw_ih, dw_hh, db_ih, db_hh, dpeep
+
+
 cdef void* _address(object array, floating* kind) except? NULL:
     """Address of a C-contiguous array of dtype ``floating``, or NULL for None."""
     cdef const floating[::1] flat
@@ -91,46 +107,117 @@ cdef void* _address(object array, floating* kind) except? NULL:
 
 
 cdef Layer* _layer_table(list layers, bint backward, floating* kind) except NULL:
-    """Read every layer dict into a malloc'ed table (freed by the caller)."""
+    """Read every layer's buffers into a malloc'ed table (freed by the caller)."""
     cdef Py_ssize_t k, L = len(layers)
+    cdef LayerBuffers d
     cdef Layer* table = <Layer*> malloc(L * sizeof(Layer))
     if table == NULL:
         raise MemoryError()
     try:
         for k in range(L):
             d = layers[k]
-            table[k].F = d["w_ih"].shape[1]
-            table[k].w_ih = _address(d["w_ih"], kind)
-            table[k].w_hh = _address(d["w_hh"], kind)
-            table[k].b_ih = _address(d["b_ih"], kind)
-            table[k].b_hh = _address(d["b_hh"], kind)
-            table[k].peep = _address(d.get("peep"), kind)
-            table[k].w_ih_t = _address(d.get("w_ih_t"), kind)
-            table[k].w_hh_t = _address(d.get("w_hh_t"), kind)
-            table[k].h0 = _address(d["h0"], kind)
-            table[k].c0 = _address(d.get("c0"), kind)
-            table[k].h = _address(d["h"], kind)
-            table[k].c = _address(d.get("c"), kind)
-            table[k].gates = _address(d.get("gates"), kind)
-            table[k].x = _address(d["x"], kind)
-            table[k].mask = _address(d.get("mask"), kind)
-            table[k].hproj = _address(d.get("hproj"), kind)
+            table[k].F = d.w_ih.shape[1]
+            table[k].w_ih = _address(d.w_ih, kind)
+            table[k].w_hh = _address(d.w_hh, kind)
+            table[k].b_ih = _address(d.b_ih, kind)
+            table[k].b_hh = _address(d.b_hh, kind)
+            table[k].peep = _address(d.peep, kind)
+            table[k].w_ih_t = _address(d.w_ih_t, kind)
+            table[k].w_hh_t = _address(d.w_hh_t, kind)
+            table[k].h0 = _address(d.h0, kind)
+            table[k].c0 = _address(d.c0, kind)
+            table[k].h = _address(d.h, kind)
+            table[k].c = _address(d.c, kind)
+            table[k].gates = _address(d.gates, kind)
+            table[k].x = _address(d.x, kind)
+            table[k].mask = _address(d.mask, kind)
+            table[k].hproj = _address(d.hproj, kind)
             if backward:
-                table[k].dgx = _address(d["dgx"], kind)
-                table[k].dgh = _address(d["dgh"], kind)
-                table[k].dh = _address(d["dh"], kind)
-                table[k].dc = _address(d.get("dc"), kind)
-                table[k].drh = _address(d.get("drh"), kind)
-                table[k].dinput = _address(d["dinput"], kind)
-                table[k].dw_ih = _address(d["dw_ih"], kind)
-                table[k].dw_hh = _address(d["dw_hh"], kind)
-                table[k].db_ih = _address(d["db_ih"], kind)
-                table[k].db_hh = _address(d["db_hh"], kind)
-                table[k].dpeep = _address(d.get("dpeep"), kind)
+                table[k].dgx = _address(d.dgx, kind)
+                table[k].dgh = _address(d.dgh, kind)
+                table[k].dh = _address(d.dh, kind)
+                table[k].dc = _address(d.dc, kind)
+                table[k].drh = _address(d.drh, kind)
+                table[k].dinput = _address(d.dinput, kind)
+                table[k].dw_ih = _address(d.dw_ih, kind)
+                table[k].dw_hh = _address(d.dw_hh, kind)
+                table[k].db_ih = _address(d.db_ih, kind)
+                table[k].db_hh = _address(d.db_hh, kind)
+                table[k].dpeep = _address(d.dpeep, kind)
     except BaseException:
         free(table)
         raise
     return table
+
+
+cdef object _expect(object array, str name, tuple shape, object dtype, bint required):
+    """Raise a ValueError unless ``array`` is a C-contiguous ``dtype`` array of ``shape``."""
+    if array is None:
+        if required:
+            raise ValueError(f"buffer {name} is missing: expected an array of shape {shape}")
+        return
+    if not isinstance(array, np.ndarray) or array.dtype != dtype \
+            or not array.flags.c_contiguous or array.shape != shape:
+        got = (f"{array.shape} {array.dtype}{'' if array.flags.c_contiguous else ' strided'}"
+               if isinstance(array, np.ndarray) else type(array).__name__)
+        raise ValueError(f"buffer {name}: got {got}, expected a C-contiguous {dtype} array of "
+                         f"shape {shape}")
+
+
+def check_buffers(int cell, list layers, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
+                  bint keep_cache, bint backward, object dtype, Py_ssize_t F0=-1):
+    """Check every layer's buffers for a run of T steps of B rows of H units, before any
+    kernel reads them.
+
+    Shapes are those of the ``Layer`` struct; ``F0`` is the first layer's input width (-1:
+    not checked). Raises ValueError naming the first wrong buffer.
+    """
+    cdef Py_ssize_t k, F, G, Ts = T if keep_cache else 2, Tc = T if keep_cache else 1
+    cdef bint gru = cell == GRU_RESET_AFTER or cell == GRU_RESET_BEFORE
+    cdef bint lstm = cell == LSTM_PLAIN or cell == LSTM_PEEPHOLE
+    cdef LayerBuffers d
+    if not layers:
+        raise ValueError("no layers")
+    for k in range(len(layers)):
+        d = layers[k]
+        if not isinstance(d.w_hh, np.ndarray) or d.w_hh.ndim != 2 \
+                or not isinstance(d.w_ih, np.ndarray) or d.w_ih.ndim != 2:
+            raise ValueError(f"layer {k}: w_ih and w_hh must be 2-D arrays")
+        F, G = d.w_ih.shape[1], _gate_rows(cell, H)
+        if d.w_hh.shape[1] != H:
+            raise ValueError(f"layer {k}: w_hh has {d.w_hh.shape[1]} columns, expected the "
+                             f"{H} units of every layer")
+        if k == 0 and F0 >= 0 and F != F0:
+            raise ValueError(f"layer 0: w_ih has {F} input columns, expected {F0}")
+        if k > 0 and F != H:
+            raise ValueError(f"layer {k}: w_ih has {F} input columns, expected the {H} units "
+                             f"of layer {k - 1}")
+        shapes = {"w_ih": (G, F), "w_hh": (G, H), "b_ih": (G,), "b_hh": (G,), "h0": (B, H),
+                  "h": (Ts, B, H), "x": (Tc, B, F)}
+        for name, shape in shapes.items():
+            _expect(getattr(d, name), f"{name} of layer {k}", shape, dtype, True)
+        _expect(d.w_ih_t, f"w_ih_t of layer {k}", (F, G), dtype, False)
+        _expect(d.w_hh_t, f"w_hh_t of layer {k}", (H, G), dtype, False)
+        _expect(d.mask, f"mask of layer {k}", (Tc, B, H), dtype, False)
+        _expect(d.gates, f"gates of layer {k}", (Tc, B, 4 * H), dtype, gru or lstm)
+        _expect(d.hproj, f"hproj of layer {k}", (B, 3 * H), dtype, gru)
+        _expect(d.peep, f"peep of layer {k}", (3, H), dtype, lstm)
+        _expect(d.c0, f"c0 of layer {k}", (B, H), dtype, lstm)
+        _expect(d.c, f"c of layer {k}", (Ts, B, H), dtype, lstm)
+        if backward:
+            _check_gradient_buffers(d, k, T, B, H, F, G, dtype, gru, lstm)
+
+
+cdef _check_gradient_buffers(LayerBuffers d, Py_ssize_t k, Py_ssize_t T, Py_ssize_t B,
+                             Py_ssize_t H, Py_ssize_t F, Py_ssize_t G, object dtype, bint gru,
+                             bint lstm):
+    shapes = {"dgx": (T, B, G), "dgh": (T, B, G), "dh": (B, H), "dinput": (B, F),
+              "dw_ih": (G, F), "dw_hh": (G, H), "db_ih": (G,), "db_hh": (G,)}
+    for name, shape in shapes.items():
+        _expect(getattr(d, name), f"{name} of layer {k}", shape, dtype, True)
+    _expect(d.dc, f"dc of layer {k}", (B, H), dtype, lstm)
+    _expect(d.drh, f"drh of layer {k}", (B, H), dtype, gru)
+    _expect(d.dpeep, f"dpeep of layer {k}", (3, H), dtype, lstm)
 
 
 cdef inline Py_ssize_t _gate_rows(int cell, Py_ssize_t H) noexcept nogil:
@@ -236,8 +323,9 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
                         floating[:, :, ::1] pred, int threads=1):
     """Run the network for T steps, choosing per step and row between truth and feedback.
 
-    cell: a value of ``CELL_KINDS``. layers: per layer a dict with ``w_ih, w_hh, b_ih, b_hh,
-    h0, h, x`` and as the cell needs ``peep, c0, c, gates, hproj, mask`` (shapes in ``Layer``);
+    cell: a value of ``CELL_KINDS``. layers: per layer a :class:`LayerBuffers` with ``w_ih,
+    w_hh, b_ih, b_hh, h0, h, x`` and as the cell needs ``peep, c0, c, gates, hproj, mask``
+    (shapes in ``Layer``);
     ``x`` of layer 0 is filled here with the inputs actually used, ``x`` of layer k > 0 with
     the (masked) states of layer k-1. w_out (D, H), b_out (D,): the head.
     y (T, B, D): true targets used where ``teacher[t, b]`` is 1; exog (T, B, E) or None: the
@@ -253,8 +341,14 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
     if exog is not None:
         exog_view = exog
         E = exog_view.shape[2]
+        _check_shape("exog", exog_view, (T, B, E))
         if E > 0:
             exog_ptr = &exog_view[0, 0, 0]
+    _check_head(w_out, b_out, D)
+    _check_shape("teacher", teacher, (T, B))
+    _check_shape("first_pred", first_pred, (B, D))
+    _check_shape("pred", pred, (T, B, D))
+    check_buffers(cell, layers, T, B, H, keep_cache, False, _dtype(<floating*> NULL), D + E)
     table = _layer_table(layers, False, <floating*> NULL)
     try:
         with nogil:
@@ -267,6 +361,24 @@ def closed_loop_forward(int cell, list layers, const floating[:, ::1] w_out,
                               residual, &w_out[0, 0], &b_out[0], &pred[0, 0, 0])
     finally:
         free(table)
+
+
+cdef object _dtype(floating* kind):
+    if floating is float:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+cdef _check_shape(str name, object view, tuple expected):
+    got = tuple(view.shape)
+    if got != expected:
+        raise ValueError(f"{name}: got shape {got}, expected {expected}")
+
+
+cdef _check_head(const floating[:, ::1] w_out, const floating[::1] b_out, Py_ssize_t D):
+    if w_out.shape[0] != D or b_out.shape[0] != D:
+        raise ValueError(f"head: w_out ({w_out.shape[0]}, {w_out.shape[1]}) and b_out "
+                         f"({b_out.shape[0]},) must have {D} rows, one per target")
 
 
 cdef void _prepare_transposes(int cell, Layer* table, Py_ssize_t L, Py_ssize_t H,
@@ -350,8 +462,8 @@ def closed_loop_backward(int cell, list layers, const floating[:, ::1] w_out,
                          floating[::1] db_out, int threads=1):
     """Back-propagate a ``closed_loop_forward`` run with ``keep_cache`` through time.
 
-    layers: the dicts of the forward call plus ``dgx, dgh, dh, dinput, dw_ih, dw_hh, db_ih,
-    db_hh`` and as the cell needs ``dc, drh, dpeep`` (shapes in ``Layer``). dpred (T, B, D):
+    layers: the buffers of the forward call with the gradient fields ``dgx, dgh, dh, dinput,
+    dw_ih, dw_hh, db_ih, db_hh`` and as the cell needs ``dc, drh, dpeep`` (shapes in ``Layer``). dpred (T, B, D):
     dL/dpred from the loss. residual: as in the forward call. dpred_total (T, B, D) out: dpred
     plus what flowed back through fed-back predictions. feedback (B, D) scratch. Outputs
     (overwritten): every layer's parameter gradients, dh/dc (gradients on the initial state),
@@ -359,7 +471,15 @@ def closed_loop_backward(int cell, list layers, const floating[:, ::1] w_out,
     """
     cdef Py_ssize_t T = dpred.shape[0], B = dpred.shape[1], D = dpred.shape[2]
     cdef Py_ssize_t L = len(layers), H = w_out.shape[1], k, p, b0, b1
-    cdef Layer* table = _layer_table(layers, True, <floating*> NULL)
+    cdef Layer* table
+    if w_out.shape[0] != D or dw_out.shape[0] != D or dw_out.shape[1] != H \
+            or db_out.shape[0] != D:
+        raise ValueError(f"head: w_out, dw_out ({D}, {H}) and db_out ({D},) do not match")
+    _check_shape("teacher", teacher, (T, B))
+    _check_shape("dpred_total", dpred_total, (T, B, D))
+    _check_shape("feedback", feedback, (B, D))
+    check_buffers(cell, layers, T, B, H, True, True, _dtype(<floating*> NULL), -1)
+    table = _layer_table(layers, True, <floating*> NULL)
     try:
         with nogil:
             _prepare_transposes(cell, table, L, H, B // threads, False, <floating*> NULL)
@@ -489,8 +609,8 @@ cdef class Streamer:
     ----------
     cell : int
         A value of ``CELL_KINDS``.
-    layers : list of dict
-        Buffers from the layer's ``_kernel_buffers(1, B, h0, c0, keep_cache=False)``.
+    layers : list of LayerBuffers
+        Buffers from the layer's ``closed_loop_buffers(1, B, h0, c0, keep_cache=False)``.
     """
 
     cdef Layer* table
@@ -505,14 +625,16 @@ cdef class Streamer:
 
     def __cinit__(self, int cell, list layers):
         cdef Py_ssize_t k
-        first = layers[0]
+        cdef LayerBuffers first = layers[0]
+        cdef LayerBuffers lay
         self.cell = cell
         self.layers = layers
         self.L = len(layers)
-        self.B = first["h"].shape[1]
-        self.H = first["h"].shape[2]
-        self.F = first["w_ih"].shape[1]
-        self.dtype = first["h"].dtype
+        self.B = first.h.shape[1]
+        self.H = first.h.shape[2]
+        self.F = first.w_ih.shape[1]
+        self.dtype = first.h.dtype
+        check_buffers(cell, layers, 1, self.B, self.H, False, False, self.dtype, self.F)
         self.double = self.dtype.itemsize == 8
         if self.double:
             self.table = _layer_table(layers, False, <double*> NULL)
@@ -524,12 +646,12 @@ cdef class Streamer:
             self.table[k].w_hh_t = NULL
         # the start state goes into slot 1, so the first step writes slot 0
         for lay in layers:
-            lay["h"][1] = lay["h0"]
-            if lay.get("c") is not None:
-                lay["c"][1] = lay["c0"]
+            lay.h[1] = lay.h0
+            if lay.c is not None:
+                lay.c[1] = lay.c0
         self.slot = 1
-        self.inputs = first["x"][0]
-        top = layers[self.L - 1]["h"]
+        self.inputs = first.x[0]
+        top = (<LayerBuffers> layers[self.L - 1]).h
         self.outputs = (top[0], top[1])
 
     def __dealloc__(self):
@@ -573,7 +695,7 @@ cdef class Streamer:
     def state(self):
         """The current state: h (num_layers, B, H), or (h, c) for LSTM (copies)."""
         h = self._copy_slot("h")
-        if self.layers[0].get("c") is None:
+        if (<LayerBuffers> self.layers[0]).c is None:
             return h
         return h, self._copy_slot("c")
 
@@ -582,5 +704,5 @@ cdef class Streamer:
         cdef Py_ssize_t k
         out = np.empty((self.L, self.B, self.H), self.dtype)
         for k in range(self.L):
-            out[k] = self.layers[k][name][self.slot]
+            out[k] = getattr(self.layers[k], name)[self.slot]
         return out

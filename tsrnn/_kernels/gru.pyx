@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""GRU recurrence over whole sequences: forward, backward through time, one streaming step.
+"""GRU recurrence over whole sequences: forward and backward through time.
 
 Arrays are time-major and C-contiguous: x (T, B, F), states (B, H), sequences (T, B, H).
 The Python layer validates and allocates; these functions only compute, without the GIL.
@@ -9,10 +9,11 @@ OpenMP threads each run the whole time loop over their own slice of the batch.
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport (add_to, fill_rows, step_gemm,
+from tsrnn._kernels._blas cimport (add_to, fill_rows,
                                    transposed_if_it_pays)
 from tsrnn._kernels._gru_cell cimport gru_cell_backward, gru_cell_forward, gru_weight_gradients
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
+from tsrnn._kernels._shapes cimport expect_blas_rows, expect_shapes
 
 
 cdef void _forward_rows(Py_ssize_t T, Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t H,
@@ -43,6 +44,11 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t G = 4 * H, H3 = 3 * H, p, b0, b1
     cdef floating* w_t
+    expect_shapes({"h0": (B, H), "w_ih": (H3, F), "w_hh": (H3, H), "b_ih": (H3,), "b_hh": (H3,),
+                   "h_out": (T, B, H), "gates": (T, B, G), "hproj": (B, H3), "w_hh_t": (H, H3)},
+                  {"h0": h0, "w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "h_out": h_out,
+                   "gates": gates, "hproj": hproj, "w_hh_t": w_hh_t})
+    expect_blas_rows(T * B)
     with nogil:
         w_t = transposed_if_it_pays(B // threads, H3, H, &w_hh[0, 0], &w_hh_t[0, 0])
         # All T*B input projections in one product into columns 0:3H of the cache
@@ -88,6 +94,14 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t H3 = 3 * H, p, b0, b1
+    expect_shapes({"h0": (B, H), "w_ih": (H3, F), "w_hh": (H3, H), "h_out": (T, B, H), "gates": (T, B, 4 * H),
+                   "dout": (T, B, H), "dh": (B, H), "dgx": (T, B, H3), "dgh": (T, B, H3),
+                   "drh": (B, H), "dx": (T, B, F), "dw_ih": (H3, F), "dw_hh": (H3, H),
+                   "db_ih": (H3,), "db_hh": (H3,)},
+                  {"h0": h0, "w_ih": w_ih, "w_hh": w_hh, "h_out": h_out, "gates": gates, "dout": dout,
+                   "dh": dh, "dgx": dgx, "dgh": dgh, "drh": drh, "dx": dx, "dw_ih": dw_ih,
+                   "dw_hh": dw_hh, "db_ih": db_ih, "db_hh": db_hh})
+    expect_blas_rows(T * B)
     with nogil:
         for p in prange(threads, num_threads=threads, schedule="static"):
             b0 = part_start(B, threads, p)
@@ -101,17 +115,3 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
         gemm_rows_split(threads, False, False, T * B, F, H3, 1, &dgx[0, 0, 0], H3,
                         &w_ih[0, 0], F, 0, &dx[0, 0, 0], F)
 
-
-def gru_step(const floating[:, ::1] x, const floating[:, ::1] w_ih,
-             const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
-             bint reset_after, const floating[:, ::1] h_prev, floating[:, ::1] h,
-             floating[:, ::1] gates, floating[:, ::1] hproj):
-    """One streaming step: x (B, F), h_prev (B, H) -> h (B, H); scratch gates (B, 4H), hproj (B, 3H)."""
-    cdef Py_ssize_t B = x.shape[0], F = x.shape[1], H = h_prev.shape[1], G = 4 * H
-    with nogil:
-        fill_rows(B, 3 * H, &b_ih[0], &gates[0, 0], G)
-        step_gemm(True, <int> B, <int> (3 * H), <int> F, &x[0, 0], <int> F, &w_ih[0, 0],
-                  <int> F, 1, &gates[0, 0], <int> G)
-        gru_cell_forward(B, H, &gates[0, 0], &h_prev[0, 0], &w_hh[0, 0], NULL, &b_hh[0],
-                         reset_after,
-                         &hproj[0, 0], &h[0, 0])

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""LSTM recurrence over whole sequences: forward, backward through time, one streaming step.
+"""LSTM recurrence over whole sequences: forward and backward through time.
 
 Arrays are time-major and C-contiguous: x (T, B, F), states (B, H), sequences (T, B, H).
 The Python layer validates shapes and dtypes and allocates every buffer; these functions only
@@ -9,11 +9,12 @@ threads each run the whole time loop over their own slice of the batch (``_paral
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport (add_to, fill_rows_sum, step_gemm,
+from tsrnn._kernels._blas cimport (add_to, fill_rows_sum,
                                    transposed_if_it_pays)
 from tsrnn._kernels._lstm_cell cimport (lstm_cell_backward, lstm_cell_forward,
                                         lstm_weight_gradients)
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
+from tsrnn._kernels._shapes cimport expect_blas_rows, expect_shapes
 
 
 cdef void _forward_rows(Py_ssize_t T, Py_ssize_t B, Py_ssize_t b0, Py_ssize_t nb, Py_ssize_t H,
@@ -46,6 +47,12 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t G = 4 * H, p, b0, b1
     cdef floating* w_t
+    expect_shapes({"h0": (B, H), "w_ih": (G, F), "w_hh": (G, H), "b_ih": (G,), "b_hh": (G,), "peep": (3, H),
+                   "c0": (B, H), "h_out": (T, B, H), "c_out": (T, B, H), "gates": (T, B, G),
+                   "w_hh_t": (H, G)},
+                  {"h0": h0, "w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "peep": peep,
+                   "c0": c0, "h_out": h_out, "c_out": c_out, "gates": gates, "w_hh_t": w_hh_t})
+    expect_blas_rows(T * B)
     with nogil:
         w_t = transposed_if_it_pays(B // threads, G, H, &w_hh[0, 0], &w_hh_t[0, 0])
         # All T*B input projections in one product: gates = x W_ih^T + b_ih + b_hh
@@ -93,6 +100,16 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t G = 4 * H, p, b0, b1
+    expect_shapes({"h0": (B, H), "w_ih": (G, F), "w_hh": (G, H), "peep": (3, H), "c0": (B, H),
+                   "h_out": (T, B, H), "c_out": (T, B, H), "gates": (T, B, G),
+                   "dout": (T, B, H), "dh": (B, H), "dc": (B, H), "dgates": (T, B, G),
+                   "dx": (T, B, F), "dw_ih": (G, F), "dw_hh": (G, H), "db_ih": (G,),
+                   "db_hh": (G,), "dpeep": (3, H)},
+                  {"h0": h0, "w_ih": w_ih, "w_hh": w_hh, "peep": peep, "c0": c0, "h_out": h_out,
+                   "c_out": c_out, "gates": gates, "dout": dout, "dh": dh, "dc": dc,
+                   "dgates": dgates, "dx": dx, "dw_ih": dw_ih, "dw_hh": dw_hh,
+                   "db_ih": db_ih, "db_hh": db_hh, "dpeep": dpeep})
+    expect_blas_rows(T * B)
     with nogil:
         for p in prange(threads, num_threads=threads, schedule="static"):
             b0 = part_start(B, threads, p)
@@ -107,17 +124,3 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
         gemm_rows_split(threads, False, False, T * B, F, G, 1, &dgates[0, 0, 0], G,
                         &w_ih[0, 0], F, 0, &dx[0, 0, 0], F)
 
-
-def lstm_step(const floating[:, ::1] x, const floating[:, ::1] w_ih,
-              const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
-              const floating[:, ::1] peep, const floating[:, ::1] h_prev,
-              const floating[:, ::1] c_prev, floating[:, ::1] h, floating[:, ::1] c,
-              floating[:, ::1] gates):
-    """One streaming step: x (B, F), h_prev, c_prev (B, H) -> h, c (B, H); gates (B, 4H) scratch."""
-    cdef Py_ssize_t B = x.shape[0], F = x.shape[1], H = h_prev.shape[1], G = 4 * H
-    with nogil:
-        fill_rows_sum(B, G, &b_ih[0], &b_hh[0], &gates[0, 0], G)
-        step_gemm(True, <int> B, <int> G, <int> F, &x[0, 0], <int> F, &w_ih[0, 0],
-                  <int> F, 1, &gates[0, 0], <int> G)
-        lstm_cell_forward(B, H, &gates[0, 0], &h_prev[0, 0], &c_prev[0, 0], &w_hh[0, 0], NULL,
-                          &peep[0, 0], &h[0, 0], &c[0, 0])

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Vanilla RNN recurrence over whole sequences: forward, backward through time, one step.
+"""Vanilla RNN recurrence over whole sequences: forward and backward through time.
 
 Arrays are time-major and C-contiguous: x (T, B, F), states (B, H), sequences (T, B, H).
 The Python layer validates and allocates; these functions only compute, without the GIL.
@@ -9,9 +9,10 @@ h' = act(W_ih x + b_ih + W_hh h + b_hh) with act tanh or relu (``_rnn_cell.pxd``
 from cython cimport floating
 from cython.parallel cimport prange
 
-from tsrnn._kernels._blas cimport (add_to, fill_rows_sum, step_gemm,
+from tsrnn._kernels._blas cimport (add_to, fill_rows_sum,
                                    transposed_if_it_pays)
 from tsrnn._kernels._parallel cimport gemm_rows_split, part_start
+from tsrnn._kernels._shapes cimport expect_blas_rows, expect_shapes
 from tsrnn._kernels._rnn_cell cimport rnn_cell_backward, rnn_cell_forward, rnn_weight_gradients
 
 
@@ -39,6 +40,11 @@ def rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t p, b0, b1
     cdef floating* w_t
+    expect_shapes({"h0": (B, H), "w_ih": (H, F), "w_hh": (H, H), "b_ih": (H,), "b_hh": (H,),
+                   "h_out": (T, B, H), "w_hh_t": (H, H)},
+                  {"h0": h0, "w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "h_out": h_out,
+                   "w_hh_t": w_hh_t})
+    expect_blas_rows(T * B)
     with nogil:
         w_t = transposed_if_it_pays(B // threads, H, H, &w_hh[0, 0], &w_hh_t[0, 0])
         # All T*B input projections in one product: h_out = x W_ih^T + b_ih + b_hh
@@ -78,6 +84,13 @@ def rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], F = x.shape[2], H = h0.shape[1]
     cdef Py_ssize_t p, b0, b1
+    expect_shapes({"h0": (B, H), "w_ih": (H, F), "w_hh": (H, H), "h_out": (T, B, H), "dout": (T, B, H),
+                   "dh": (B, H), "dgates": (T, B, H), "dx": (T, B, F), "dw_ih": (H, F),
+                   "dw_hh": (H, H), "db_ih": (H,), "db_hh": (H,)},
+                  {"h0": h0, "w_ih": w_ih, "w_hh": w_hh, "h_out": h_out, "dout": dout, "dh": dh,
+                   "dgates": dgates, "dx": dx, "dw_ih": dw_ih, "dw_hh": dw_hh,
+                   "db_ih": db_ih, "db_hh": db_hh})
+    expect_blas_rows(T * B)
     with nogil:
         for p in prange(threads, num_threads=threads, schedule="static"):
             b0 = part_start(B, threads, p)
@@ -90,14 +103,3 @@ def rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
         gemm_rows_split(threads, False, False, T * B, F, H, 1, &dgates[0, 0, 0], H,
                         &w_ih[0, 0], F, 0, &dx[0, 0, 0], F)
 
-
-def rnn_step(const floating[:, ::1] x, const floating[:, ::1] w_ih,
-             const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
-             bint use_relu, const floating[:, ::1] h_prev, floating[:, ::1] h):
-    """One streaming step: x (B, F), h_prev (B, H) -> h (B, H); h must not alias h_prev."""
-    cdef Py_ssize_t B = x.shape[0], F = x.shape[1], H = h_prev.shape[1]
-    with nogil:
-        fill_rows_sum(B, H, &b_ih[0], &b_hh[0], &h[0, 0], H)
-        step_gemm(True, <int> B, <int> H, <int> F, &x[0, 0], <int> F, &w_ih[0, 0],
-                  <int> F, 1, &h[0, 0], <int> H)
-        rnn_cell_forward(B, H, &h[0, 0], &h_prev[0, 0], &w_hh[0, 0], NULL, use_relu)

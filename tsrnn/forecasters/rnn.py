@@ -294,12 +294,13 @@ class RNNForecaster(BaseForecaster):
         continuing = self.warm_start and hasattr(self, "network_")
         self._train(ys, Xs, epochs=self.max_epochs, incremental=continuing)
 
-    def _new_network(self, n_targets, n_exog, dtype, rng):
-        return RecurrentNetwork(
-            self.cell, n_targets, n_exog, self.hidden_size, self.num_layers,
-            peephole=self.peephole, reset_after=self.reset_after,
-            nonlinearity=self.nonlinearity, residual=self.residual,
-            initial_state=self.initial_state, dtype=dtype, random_state=rng)
+    def _network_config(self, n_targets, n_exog, dtype):
+        """The network these parameters describe, as :meth:`RecurrentNetwork.config`."""
+        return {"cell": self.cell, "n_targets": n_targets, "n_exog": n_exog,
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "peephole": self.peephole, "reset_after": self.reset_after,
+                "nonlinearity": self.nonlinearity, "residual": self.residual,
+                "initial_state": self.initial_state, "dtype": dtype.name}
 
     def _trainer(self, network, rng, incremental):
         trainer = Trainer(network, tbptt=self._tbptt(), learning_rate=self.learning_rate,
@@ -319,7 +320,8 @@ class RNNForecaster(BaseForecaster):
         if incremental and hasattr(self, "network_"):
             network = self._compatible_copy(ys[0].shape[1], n_exog, dtype)
         else:
-            network = self._new_network(ys[0].shape[1], n_exog, dtype, rng)
+            network = RecurrentNetwork.from_config(
+                self._network_config(ys[0].shape[1], n_exog, dtype), random_state=rng)
         trainer = self._trainer(network, rng, incremental)
         Xs_list = Xs if Xs is not None else [None] * len(ys)
         validation = None
@@ -449,14 +451,7 @@ class RNNForecaster(BaseForecaster):
             "class": type(self).__name__,
             "params": {name: label_to_json(value) for name, value in self.get_params().items()},
             "base": base_header,
-            "network": {"cell": network.cell, "n_targets": network.n_targets,
-                        "n_exog": network.n_exog, "hidden_size": network.hidden_size,
-                        "num_layers": network.num_layers,
-                        "peephole": bool(getattr(network.rnn, "peephole", False)),
-                        "reset_after": bool(getattr(network.rnn, "reset_after", True)),
-                        "nonlinearity": getattr(network.rnn, "nonlinearity", "tanh"),
-                        "residual": network.residual,
-                        "initial_state": network.initial_state, "dtype": network.dtype.name},
+            "network": network.config(),
             "history": {"loss_curve": self.loss_curve_,
                         "validation_scores": self.validation_scores_,
                         "best_validation_score": self.best_validation_score_,
@@ -493,13 +488,7 @@ class RNNForecaster(BaseForecaster):
         forecaster = cls(**params)
         base = {k[5:]: v for k, v in arrays.items() if k.startswith("base/")}
         forecaster._restore_base_state(header["base"], base)
-        config = header["network"]
-        network = RecurrentNetwork(
-            config["cell"], config["n_targets"], config["n_exog"], config["hidden_size"],
-            config["num_layers"], peephole=config["peephole"], reset_after=config["reset_after"],
-            nonlinearity=config["nonlinearity"], residual=config["residual"],
-            initial_state=config["initial_state"],
-            dtype=config["dtype"])
+        network = RecurrentNetwork.from_config(header["network"])
         network.load_state_dict({k[8:]: v for k, v in arrays.items()
                                  if k.startswith("network/")})
         forecaster.network_ = network

@@ -14,6 +14,7 @@ from tsrnn._check_build import check_build
 check_build()
 
 from tsrnn import _kernels, _threads  # noqa: E402
+from tsrnn._checks import check_array, check_dtype, check_int  # noqa: E402
 
 _gru = _kernels.load("gru")
 _lstm = _kernels.load("lstm")
@@ -21,47 +22,6 @@ _rnn = _kernels.load("rnn")
 _closed_loop = _kernels.load("closed_loop")
 
 __all__ = ["RNN", "GRU", "LSTM", "Linear"]
-
-
-def _check_dtype(dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError as error:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from error
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return int(value)
-
-
-def _check_array(value, name, shape, dtype):
-    """Return value as a C-contiguous array of the given shape (None = any size) and dtype."""
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
-    if value.ndim != len(shape):
-        raise ValueError(f"{name} must have {len(shape)} dimensions {_describe(shape)}, "
-                         f"got shape {value.shape}")
-    if value.dtype != dtype:
-        raise ValueError(f"{name} has dtype {value.dtype}, expected {dtype} (the layer's dtype); "
-                         f"convert it with .astype(np.{dtype})")
-    for axis, (got, expected) in enumerate(zip(value.shape, shape)):
-        if expected is not None and got != expected:
-            raise ValueError(f"{name} has shape {value.shape}, expected {_describe(shape)} "
-                             f"(axis {axis} differs)")
-    if 0 in value.shape:
-        raise ValueError(f"{name} must not be empty, got shape {value.shape}")
-    return np.ascontiguousarray(value)
-
-
-def _describe(shape):
-    return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
 
 
 def _load_params(params, expected, mapping, owner):
@@ -100,15 +60,15 @@ def _read_only(array):
 class _Recurrent:
     """Shared machinery of RNN, GRU and LSTM: parameters, state handling, stacking."""
 
-    _gate_count = 1
-    _has_cell_state = False
+    gate_count = 1
+    has_cell_state = False
 
     def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32,
                  random_state=None):
-        self.input_size = _check_positive_int(input_size, "input_size")
-        self.hidden_size = _check_positive_int(hidden_size, "hidden_size")
-        self.num_layers = _check_positive_int(num_layers, "num_layers")
-        self.dtype = _check_dtype(dtype)
+        self.input_size = check_int(input_size, "input_size", minimum=1)
+        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        self.num_layers = check_int(num_layers, "num_layers", minimum=1)
+        self.dtype = check_dtype(dtype)
         self._init_buffers()
         self.reset_parameters(random_state)
         self._cache = None
@@ -120,7 +80,7 @@ class _Recurrent:
 
     def _param_shapes(self):
         """Name -> shape, in PyTorch's state_dict order."""
-        G, H = self._gate_count * self.hidden_size, self.hidden_size
+        G, H = self.gate_count * self.hidden_size, self.hidden_size
         shapes = {}
         for k in range(self.num_layers):
             F = self.input_size if k == 0 else H
@@ -196,42 +156,63 @@ class _Recurrent:
         return {}
 
     # ----------------------------------------------------------------- state handling
-    def _check_state(self, state, batch, name="state"):
+    def check_state(self, state, batch, name="state"):
         """Return (h, c) as lists of (B, H) arrays per layer; c is None without a cell state."""
         L, H = self.num_layers, self.hidden_size
         shape = (L, batch, H)
         if state is None:
             h = np.zeros(shape, self.dtype)
-            c = np.zeros(shape, self.dtype) if self._has_cell_state else None
+            c = np.zeros(shape, self.dtype) if self.has_cell_state else None
             return h, c
-        if self._has_cell_state:
+        if self.has_cell_state:
             if not isinstance(state, tuple) or len(state) != 2:
                 raise TypeError(f"{name} of an LSTM must be a tuple (h, c) of arrays of shape "
                                 f"{shape}, got {type(state).__name__}")
-            h = _check_array(state[0], f"{name}[0] (h)", shape, self.dtype)
-            c = _check_array(state[1], f"{name}[1] (c)", shape, self.dtype)
+            h = check_array(state[0], f"{name}[0] (h)", shape, self.dtype)
+            c = check_array(state[1], f"{name}[1] (c)", shape, self.dtype)
             return h, c
         if isinstance(state, tuple):
             raise TypeError(f"{name} of a {type(self).__name__} is one array of shape {shape}, "
                             f"not a tuple")
-        return _check_array(state, name, shape, self.dtype), None
+        return check_array(state, name, shape, self.dtype), None
 
-    def _threads(self, rows):
+    def threads(self, rows):
         """Threads for a pass over ``rows`` sequences (see ``tsrnn._threads.threads_for``)."""
         H = self.hidden_size
-        return _threads.threads_for(rows, rows * self._gate_count * H * H)
+        return _threads.threads_for(rows, rows * self.gate_count * H * H)
 
     def _transpose_scratch(self, weight):
         """Room for weight^T: the kernels write it when it speeds up their per-step products."""
         return np.empty(weight.shape[::-1], self.dtype)
 
-    def _pack_state(self, h, c):
-        return (h, c) if self._has_cell_state else h
+    def pack_state(self, h, c):
+        return (h, c) if self.has_cell_state else h
 
     def _check_input(self, x, ndim):
         shape = (None,) * (ndim - 1) + (self.input_size,)
         label = "x (T, B, F)" if ndim == 3 else "x (B, F)"
-        return _check_array(x, label, shape, self.dtype)
+        return check_array(x, label, shape, self.dtype)
+
+    def check_params(self):
+        """Raise a ValueError unless every parameter and gradient still has its shape, the
+        layer's dtype and a C-contiguous layout (a user may have replaced one in ``params``);
+        the kernels read them by address."""
+        shapes = self._param_shapes()
+        for store, what in ((self.params, "params"), (self.grads, "grads")):
+            for name, shape in shapes.items():
+                value = store.get(name)
+                if not (isinstance(value, np.ndarray) and value.shape == tuple(shape)
+                        and value.dtype == self.dtype and value.flags.c_contiguous):
+                    got = (f"{value.shape} {value.dtype}" if isinstance(value, np.ndarray)
+                           else type(value).__name__)
+                    raise ValueError(
+                        f"{what}[{name!r}] is {got}, expected a C-contiguous {self.dtype} "
+                        f"array of shape {tuple(shape)}; assign values in place "
+                        f"({what}[{name!r}][...] = value) or use load_state_dict")
+        self._check_extra_params()
+
+    def _check_extra_params(self):
+        """Cell-specific parameter checks (the LSTM's peephole views)."""
 
     def _layer(self, k):
         return (self.params[f"weight_ih_l{k}"], self.params[f"weight_hh_l{k}"],
@@ -243,35 +224,70 @@ class _Recurrent:
 
     # ----------------------------------------------------------------- closed-loop buffers
     @property
-    def kernel_kind(self):
-        """The cell code the closed-loop kernels use (a key of ``CELL_KINDS``)."""
+    def cell_code(self):
+        """The cell code the closed-loop kernels use (a value of ``CELL_KINDS``)."""
+        return _closed_loop.CELL_KINDS[self._kernel_kind()]
+
+    def _kernel_kind(self):
         raise NotImplementedError
 
-    def _kernel_buffers(self, T, B, h0, c0, keep_cache, dropout_masks=None):
-        """Per-layer dicts of the arrays the closed-loop kernels read and write.
+    def closed_loop_buffers(self, T, B, h0, c0, keep_cache, dropout_masks=None):
+        """The buffers of every layer for a closed-loop run of T steps of B rows.
 
         With ``keep_cache`` every one of T steps is kept (for backward); otherwise one step of
         activations and two of states (alternating), so memory does not grow with T.
+
+        Parameters
+        ----------
+        T, B : int
+        h0, c0 : ndarray of shape (num_layers, B, H), c0 None without a cell state
+            Copied: later changes by the caller are not seen.
+        keep_cache : bool
+        dropout_masks : list of ndarray of shape (T, B, H), optional
+            Masks on the inputs of layers 1 .. num_layers - 1.
+
+        Returns
+        -------
+        list of LayerBuffers
         """
+        self.check_params()
         H, dtype = self.hidden_size, self.dtype
-        steps_kept = T if keep_cache else 1
-        states_kept = T if keep_cache else 2
+        steps_kept, states_kept = (T, T) if keep_cache else (1, 2)
         layers = []
         for k in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self._layer(k)
-            lay = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh,
-                   "h0": np.array(h0[k]),  # a copy, safe from later changes by the caller
-                   "h": np.empty((states_kept, B, H), dtype),
-                   "x": np.empty((steps_kept, B, w_ih.shape[1]), dtype),
-                   "w_ih_t": self._transpose_scratch(w_ih),
-                   "w_hh_t": self._transpose_scratch(w_hh),
-                   "mask": dropout_masks[k - 1] if (dropout_masks and k > 0) else None}
-            self._add_kernel_buffers(k, lay, steps_kept, states_kept, B, c0)
+            lay = _closed_loop.LayerBuffers()
+            lay.w_ih, lay.w_hh, lay.b_ih, lay.b_hh = self._layer(k)
+            lay.h0 = np.array(h0[k])
+            lay.h = np.empty((states_kept, B, H), dtype)
+            lay.x = np.empty((steps_kept, B, lay.w_ih.shape[1]), dtype)
+            lay.w_ih_t = self._transpose_scratch(lay.w_ih)
+            lay.w_hh_t = self._transpose_scratch(lay.w_hh)
+            lay.mask = dropout_masks[k - 1] if (dropout_masks and k > 0) else None
+            self._add_cell_buffers(k, lay, steps_kept, states_kept, B, c0)
             layers.append(lay)
         return layers
 
-    def _add_kernel_buffers(self, k, lay, steps_kept, states_kept, B, c0):
+    def _add_cell_buffers(self, k, lay, steps_kept, states_kept, B, c0):
         """Cell-specific buffers (gates cache, cell state, scratch)."""
+
+    def add_gradient_buffers(self, layers, T, B, dh, dc):
+        """Add to ``layers`` (from :meth:`closed_loop_buffers` with ``keep_cache``) what a
+        closed-loop backward pass writes: gate gradients, scratch, and this layer's ``grads``.
+
+        ``dh``, ``dc`` (num_layers, B, H): gradients on the final state, overwritten by the
+        kernels with those on the initial state.
+        """
+        G = self.gate_count * self.hidden_size
+        for k, lay in enumerate(layers):
+            lay.dgx = np.empty((T, B, G), self.dtype)
+            lay.dgh = lay.dgx
+            lay.dh = dh[k]
+            lay.dinput = np.empty((B, lay.w_ih.shape[1]), self.dtype)
+            lay.dw_ih, lay.dw_hh, lay.db_ih, lay.db_hh = self._layer_grads(k)
+            self._add_cell_gradient_buffers(k, lay, T, B, dc)
+
+    def _add_cell_gradient_buffers(self, k, lay, T, B, dc):
+        """Cell-specific gradient buffers."""
 
     def streamer(self, state=None, batch=1):
         """A Streamer that advances this stack one step per call, for streaming data.
@@ -301,10 +317,10 @@ class _Recurrent:
         >>> h.shape
         (1, 8)
         """
-        batch = _check_positive_int(batch, "batch")
-        h0, c0 = self._check_state(state, batch)
-        buffers = self._kernel_buffers(1, batch, h0, c0, keep_cache=False)
-        return _closed_loop.Streamer(_closed_loop.CELL_KINDS[self.kernel_kind], buffers)
+        batch = check_int(batch, "batch", minimum=1)
+        h0, c0 = self.check_state(state, batch)
+        buffers = self.closed_loop_buffers(1, batch, h0, c0, keep_cache=False)
+        return _closed_loop.Streamer(self.cell_code, buffers)
 
     # ----------------------------------------------------------------- public passes
     def forward(self, x, state=None):
@@ -325,16 +341,17 @@ class _Recurrent:
             Final state of every layer.
         """
         # Copies: backward must not see later in-place changes to the caller's arrays.
+        self.check_params()
         x = self._check_input(x, 3).copy()
-        h0, c0 = self._check_state(state, x.shape[1])
+        h0, c0 = self.check_state(state, x.shape[1])
         h0, c0 = h0.copy(), (c0.copy() if c0 is not None else None)
         caches, h_n = [], np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
         inputs = x
-        threads = self._threads(x.shape[1])
+        threads = self.threads(x.shape[1])
         with _threads.blas_for(threads):
             for k in range(self.num_layers):
-                cache = self._forward_layer(k, inputs, h0[k], None if c0 is None else c0[k],
+                cache = self.forward_layer(k, inputs, h0[k], None if c0 is None else c0[k],
                                             threads)
                 caches.append(cache)
                 inputs = cache["h_out"]
@@ -342,7 +359,7 @@ class _Recurrent:
                 if c_n is not None:
                     c_n[k] = cache["c_out"][-1]
         self._cache = {"caches": caches, "shape": x.shape}
-        return _read_only(inputs), self._pack_state(h_n, c_n)
+        return _read_only(inputs), self.pack_state(h_n, c_n)
 
     def backward(self, dout, dstate=None):
         """Back-propagate the last ``forward`` and fill ``grads``.
@@ -363,21 +380,24 @@ class _Recurrent:
         """
         if self._cache is None:
             raise ValueError("backward needs a forward pass first")
+        self.check_params()
         T, B, _ = self._cache["shape"]
-        dout = _check_array(dout, "dout (T, B, H)", (T, B, self.hidden_size), self.dtype)
-        dh, dc = self._check_state(dstate, B, name="dstate")
+        dout = check_array(dout, "dout (T, B, H)", (T, B, self.hidden_size), self.dtype)
+        dh, dc = self.check_state(dstate, B, name="dstate")
         dh = dh.copy()  # the kernels overwrite them with the gradient on the initial state
         dc = dc.copy() if dc is not None else None
         upstream = dout
-        threads = self._threads(B)
+        threads = self.threads(B)
         with _threads.blas_for(threads):
             for k in range(self.num_layers - 1, -1, -1):
-                upstream = self._backward_layer(k, self._cache["caches"][k], upstream, dh[k],
+                upstream = self.backward_layer(k, self._cache["caches"][k], upstream, dh[k],
                                                 None if dc is None else dc[k], threads)
-        return upstream, self._pack_state(dh, dc)
+        return upstream, self.pack_state(dh, dc)
 
     def step(self, x, state=None):
         """Advance the stacked layers by one time step (streaming), without caching.
+
+        One step of a fresh :meth:`streamer`; to advance many steps, keep a streamer instead.
 
         Parameters
         ----------
@@ -391,16 +411,9 @@ class _Recurrent:
         state : the new state of every layer, as in ``forward``
         """
         x = self._check_input(x, 2)
-        h_prev, c_prev = self._check_state(state, x.shape[0])
-        h = np.empty_like(h_prev)
-        c = np.empty_like(c_prev) if c_prev is not None else None
-        inputs = x
-        for k in range(self.num_layers):
-            self._step_layer(k, inputs, h_prev[k], h[k],
-                             None if c is None else c_prev[k], None if c is None else c[k])
-            inputs = h[k]
-        return inputs.copy(), self._pack_state(h, c)
-
+        stream = self.streamer(state, batch=x.shape[0])
+        out = stream.step(x).copy()
+        return out, stream.state
 
 class RNN(_Recurrent):
     """Stacked Elman RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or relu.
@@ -428,7 +441,7 @@ class RNN(_Recurrent):
     ((5, 3, 4), (1, 3, 4))
     """
 
-    _gate_count = 1
+    gate_count = 1
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
                  dtype=np.float32, random_state=None):
@@ -440,11 +453,10 @@ class RNN(_Recurrent):
     def _extra_repr(self):
         return {"nonlinearity": self.nonlinearity}
 
-    @property
-    def kernel_kind(self):
+    def _kernel_kind(self):
         return f"rnn_{self.nonlinearity}"
 
-    def _forward_layer(self, k, x, h0, c0, threads):
+    def forward_layer(self, k, x, h0, c0, threads):
         w_ih, w_hh, b_ih, b_hh = self._layer(k)
         T, B, _ = x.shape
         h_out = np.empty((T, B, self.hidden_size), self.dtype)
@@ -452,7 +464,7 @@ class RNN(_Recurrent):
                          self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "h_out": h_out}
 
-    def _backward_layer(self, k, cache, dout, dh, dc, threads):
+    def backward_layer(self, k, cache, dout, dh, dc, threads):
         x = cache["x"]
         w_ih, w_hh, _, _ = self._layer(k)
         dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
@@ -462,10 +474,6 @@ class RNN(_Recurrent):
                           cache["h_out"], dout, dh, dgates, dx, dw_ih, dw_hh, db_ih, db_hh,
                           threads)
         return dx
-
-    def _step_layer(self, k, x, h_prev, h, c_prev, c):
-        w_ih, w_hh, b_ih, b_hh = self._layer(k)
-        _rnn.rnn_step(x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity == "relu", h_prev, h)
 
 
 class GRU(_Recurrent):
@@ -494,7 +502,7 @@ class GRU(_Recurrent):
     ((10, 4, 1), (2, 4, 8))
     """
 
-    _gate_count = 3
+    gate_count = 3
 
     def __init__(self, input_size, hidden_size, num_layers=1, reset_after=True,
                  dtype=np.float32, random_state=None):
@@ -504,16 +512,20 @@ class GRU(_Recurrent):
     def _extra_repr(self):
         return {} if self.reset_after else {"reset_after": False}
 
-    @property
-    def kernel_kind(self):
+    def _kernel_kind(self):
         return "gru" if self.reset_after else "gru_reset_before"
 
-    def _add_kernel_buffers(self, k, lay, steps_kept, states_kept, B, c0):
+    def _add_cell_buffers(self, k, lay, steps_kept, states_kept, B, c0):
         H = self.hidden_size
-        lay["gates"] = np.empty((steps_kept, B, 4 * H), self.dtype)
-        lay["hproj"] = np.empty((B, 3 * H), self.dtype)
+        lay.gates = np.empty((steps_kept, B, 4 * H), self.dtype)
+        lay.hproj = np.empty((B, 3 * H), self.dtype)
 
-    def _forward_layer(self, k, x, h0, c0, threads):
+    def _add_cell_gradient_buffers(self, k, lay, T, B, dc):
+        # input- and hidden-side gate gradients differ in a GRU (the reset gate)
+        lay.dgh = np.empty_like(lay.dgx)
+        lay.drh = np.empty((B, self.hidden_size), self.dtype)
+
+    def forward_layer(self, k, x, h0, c0, threads):
         w_ih, w_hh, b_ih, b_hh = self._layer(k)
         T, B, _ = x.shape
         H = self.hidden_size
@@ -524,7 +536,7 @@ class GRU(_Recurrent):
                          self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "h_out": h_out, "gates": gates}
 
-    def _backward_layer(self, k, cache, dout, dh, dc, threads):
+    def backward_layer(self, k, cache, dout, dh, dc, threads):
         x = cache["x"]
         T, B, _ = x.shape
         H = self.hidden_size
@@ -538,13 +550,6 @@ class GRU(_Recurrent):
                           cache["gates"], dout, dh, dgx, dgh, drh, dx, dw_ih, dw_hh, db_ih,
                           db_hh, threads)
         return dx
-
-    def _step_layer(self, k, x, h_prev, h, c_prev, c):
-        w_ih, w_hh, b_ih, b_hh = self._layer(k)
-        B, H = h_prev.shape
-        gates = np.empty((B, 4 * H), self.dtype)
-        hproj = np.empty((B, 3 * H), self.dtype)
-        _gru.gru_step(x, w_ih, w_hh, b_ih, b_hh, self.reset_after, h_prev, h, gates, hproj)
 
 
 class LSTM(_Recurrent):
@@ -573,8 +578,8 @@ class LSTM(_Recurrent):
     ((20, 2, 16), (1, 2, 16), (1, 2, 16))
     """
 
-    _gate_count = 4
-    _has_cell_state = True
+    gate_count = 4
+    has_cell_state = True
 
     def __init__(self, input_size, hidden_size, num_layers=1, peephole=False,
                  dtype=np.float32, random_state=None):
@@ -584,16 +589,34 @@ class LSTM(_Recurrent):
     def _extra_repr(self):
         return {"peephole": True} if self.peephole else {}
 
-    @property
-    def kernel_kind(self):
+    def _kernel_kind(self):
         return "lstm_peephole" if self.peephole else "lstm"
 
-    def _add_kernel_buffers(self, k, lay, steps_kept, states_kept, B, c0):
+    def _add_cell_buffers(self, k, lay, steps_kept, states_kept, B, c0):
         H = self.hidden_size
-        lay["gates"] = np.empty((steps_kept, B, 4 * H), self.dtype)
-        lay["peep"] = self._peep[k]
-        lay["c0"] = np.array(c0[k])
-        lay["c"] = np.empty((states_kept, B, H), self.dtype)
+        lay.gates = np.empty((steps_kept, B, 4 * H), self.dtype)
+        lay.peep = self._peep[k]
+        lay.c0 = np.array(c0[k])
+        lay.c = np.empty((states_kept, B, H), self.dtype)
+
+    def _add_cell_gradient_buffers(self, k, lay, T, B, dc):
+        lay.dc = dc[k]
+        lay.dpeep = self._dpeep[k]
+
+    def _check_extra_params(self):
+        # the kernels read the peephole weights from one (3, H) block per layer; params and
+        # grads must still be views of its rows
+        if not self.peephole:
+            return
+        for k in range(self.num_layers):
+            for row, gate in enumerate("ifo"):
+                name = f"weight_c{gate}_l{k}"
+                for store, block, what in ((self.params, self._peep, "params"),
+                                           (self.grads, self._dpeep, "grads")):
+                    if not np.shares_memory(store[name], block[k][row]):
+                        raise ValueError(
+                            f"{what}[{name!r}] was replaced by another array; assign values "
+                            f"in place ({what}[{name!r}][...] = value) or use load_state_dict")
 
     def _init_buffers(self):
         # Peephole weights live in one (3, H) block per layer, which the kernels read directly;
@@ -614,7 +637,7 @@ class LSTM(_Recurrent):
         H = self.hidden_size
         return {f"weight_c{gate}_l{layer}": (H,) for gate in "ifo"}
 
-    def _forward_layer(self, k, x, h0, c0, threads):
+    def forward_layer(self, k, x, h0, c0, threads):
         w_ih, w_hh, b_ih, b_hh = self._layer(k)
         T, B, _ = x.shape
         H = self.hidden_size
@@ -625,7 +648,7 @@ class LSTM(_Recurrent):
                            gates, self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "c0": c0, "h_out": h_out, "c_out": c_out, "gates": gates}
 
-    def _backward_layer(self, k, cache, dout, dh, dc, threads):
+    def backward_layer(self, k, cache, dout, dh, dc, threads):
         x = cache["x"]
         w_ih, w_hh, _, _ = self._layer(k)
         dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
@@ -636,12 +659,6 @@ class LSTM(_Recurrent):
                             dh, dc, dgates, dx, dw_ih, dw_hh, db_ih, db_hh, self._dpeep[k],
                             threads)
         return dx
-
-    def _step_layer(self, k, x, h_prev, h, c_prev, c):
-        w_ih, w_hh, b_ih, b_hh = self._layer(k)
-        B, H = h_prev.shape
-        gates = np.empty((B, 4 * H), self.dtype)
-        _lstm.lstm_step(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], h_prev, c_prev, h, c, gates)
 
 
 class Linear:
@@ -664,9 +681,9 @@ class Linear:
     """
 
     def __init__(self, in_features, out_features, dtype=np.float32, random_state=None):
-        self.in_features = _check_positive_int(in_features, "in_features")
-        self.out_features = _check_positive_int(out_features, "out_features")
-        self.dtype = _check_dtype(dtype)
+        self.in_features = check_int(in_features, "in_features", minimum=1)
+        self.out_features = check_int(out_features, "out_features", minimum=1)
+        self.dtype = check_dtype(dtype)
         shapes = {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)}
         self.params = {name: np.zeros(shape, self.dtype) for name, shape in shapes.items()}
         self.grads = {name: np.zeros(shape, self.dtype) for name, shape in shapes.items()}
@@ -689,11 +706,22 @@ class Linear:
         _load_params(self.params, self._param_shapes(), mapping, repr(self))
 
     def _param_shapes(self):
-        return {name: value.shape for name, value in self.params.items()}
+        return {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)}
+
+    def check_params(self):
+        """Raise a ValueError unless ``weight`` and ``bias`` (and their gradients) still have
+        their shapes, the layer's dtype and a C-contiguous layout."""
+        for store, what in ((self.params, "params"), (self.grads, "grads")):
+            for name, shape in self._param_shapes().items():
+                value = store.get(name)
+                if not (isinstance(value, np.ndarray) and value.shape == shape
+                        and value.dtype == self.dtype and value.flags.c_contiguous):
+                    raise ValueError(f"{what}[{name!r}] must be a C-contiguous {self.dtype} "
+                                     f"array of shape {shape}; assign values in place")
 
     def forward(self, x):
         """Return x W^T + b for x of shape (N, in_features)."""
-        x = _check_array(x, "x (N, in_features)", (None, self.in_features), self.dtype)
+        x = check_array(x, "x (N, in_features)", (None, self.in_features), self.dtype)
         self._x = x
         return x @ self.params["weight"].T + self.params["bias"]
 
@@ -701,7 +729,7 @@ class Linear:
         """Fill ``grads`` from dy (N, out_features) and return dx (N, in_features)."""
         if self._x is None:
             raise ValueError("backward needs a forward pass first")
-        dy = _check_array(dy, "dy (N, out_features)", (self._x.shape[0], self.out_features),
+        dy = check_array(dy, "dy (N, out_features)", (self._x.shape[0], self.out_features),
                           self.dtype)
         self.grads["weight"][...] = dy.T @ self._x
         self.grads["bias"][...] = dy.sum(axis=0)

@@ -11,13 +11,17 @@ import threading
 import numpy as np
 
 from tsrnn import _kernels, _threads
-from tsrnn.nn.layers import GRU, LSTM, RNN, Linear, _check_array, _check_positive_int
+from tsrnn._checks import check_array, check_dtype, check_int, check_option
+from tsrnn.nn.layers import GRU, LSTM, RNN, Linear
 
 _closed_loop = _kernels.load("closed_loop")
 
-__all__ = ["RecurrentNetwork"]
+__all__ = ["RecurrentNetwork", "CELLS"]
 
-CELLS = ("lstm", "gru", "rnn")
+# Each cell: its layer class and the one option it takes (None for the others).
+_CELL_LAYERS = {"lstm": (LSTM, "peephole"), "gru": (GRU, "reset_after"),
+                "rnn": (RNN, "nonlinearity")}
+CELLS = tuple(_CELL_LAYERS)
 
 
 class RecurrentNetwork:
@@ -61,24 +65,16 @@ class RecurrentNetwork:
     def __init__(self, cell, n_targets, n_exog=0, hidden_size=32, num_layers=1, peephole=False,
                  reset_after=True, nonlinearity="tanh", residual=False, initial_state="zeros",
                  dtype=np.float32, random_state=None):
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
-        self.cell = cell
-        self.n_targets = _check_positive_int(n_targets, "n_targets")
-        if n_exog < 0:
-            raise ValueError(f"n_exog must be >= 0, got {n_exog}")
-        self.n_exog = int(n_exog)
+        self.cell = check_option(cell, "cell", CELLS)
+        self.n_targets = check_int(n_targets, "n_targets", minimum=1)
+        self.n_exog = check_int(n_exog, "n_exog", minimum=0)
         rng = np.random.default_rng(random_state)
-        F = self.n_targets + self.n_exog
-        if cell == "lstm":
-            self.rnn = LSTM(F, hidden_size, num_layers, peephole=peephole, dtype=dtype,
-                            random_state=rng)
-        elif cell == "gru":
-            self.rnn = GRU(F, hidden_size, num_layers, reset_after=reset_after, dtype=dtype,
-                           random_state=rng)
-        else:
-            self.rnn = RNN(F, hidden_size, num_layers, nonlinearity=nonlinearity, dtype=dtype,
-                           random_state=rng)
+        layer_class, option_name = _CELL_LAYERS[cell]
+        options = {"peephole": peephole, "reset_after": reset_after,
+                   "nonlinearity": nonlinearity}
+        self.rnn = layer_class(self.n_targets + self.n_exog, hidden_size, num_layers,
+                               dtype=dtype, random_state=rng,
+                               **{option_name: options[option_name]})
         self.head = Linear(hidden_size, self.n_targets, dtype=dtype, random_state=rng)
         self.residual = bool(residual)
         if self.residual:
@@ -139,7 +135,38 @@ class RecurrentNetwork:
 
     @property
     def has_cell_state(self):
-        return self.cell == "lstm"
+        return self.rnn.has_cell_state
+
+    def config(self):
+        """The constructor arguments as a JSON-able dict (see :meth:`from_config`)."""
+        return {"cell": self.cell, "n_targets": self.n_targets, "n_exog": self.n_exog,
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "peephole": bool(getattr(self.rnn, "peephole", False)),
+                "reset_after": bool(getattr(self.rnn, "reset_after", True)),
+                "nonlinearity": getattr(self.rnn, "nonlinearity", "tanh"),
+                "residual": self.residual, "initial_state": self.initial_state,
+                "dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config, random_state=None):
+        """A network built from :meth:`config`'s dict (weights freshly initialised).
+
+        Examples
+        --------
+        >>> from tsrnn.nn.network import RecurrentNetwork
+        >>> net = RecurrentNetwork("gru", 1, hidden_size=4)
+        >>> RecurrentNetwork.from_config(net.config()).config() == net.config()
+        True
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        expected = {"cell", "n_targets", "n_exog", "hidden_size", "num_layers", "peephole",
+                    "reset_after", "nonlinearity", "residual", "initial_state", "dtype"}
+        if set(config) != expected:
+            raise ValueError(f"config must have the keys {sorted(expected)}, got "
+                             f"{sorted(config)}")
+        options = dict(config, dtype=check_dtype(config["dtype"]))
+        return cls(**options, random_state=random_state)
 
     def zero_state(self, batch):
         """Zero initial state for ``batch`` rows: h, or (h, c) for LSTM, each (L, B, H)."""
@@ -182,12 +209,13 @@ class RecurrentNetwork:
         key = (threading.get_ident(), B)
         layers = self._inference.get(key)
         if layers is None:
-            layers = self._inference[key] = self.rnn._kernel_buffers(1, B, h0, c0, False)
+            layers = self._inference[key] = self.rnn.closed_loop_buffers(1, B, h0, c0, False)
             return layers
+        self.rnn.check_params()
         for k, lay in enumerate(layers):
-            lay["h0"][...] = h0[k]
+            lay.h0[...] = h0[k]
             if c0 is not None:
-                lay["c0"][...] = c0[k]
+                lay.c0[...] = c0[k]
         return layers
 
     def __getstate__(self):
@@ -204,7 +232,8 @@ class RecurrentNetwork:
             layers = [{"h0": c["h0"], "h": c["h_out"], "c0": c.get("c0"), "c": c.get("c_out")}
                       for c in self._cache["caches"]]
         else:
-            layers = self._cache["layers"]
+            layers = [{"h0": lay.h0, "h": lay.h, "c0": lay.c0, "c": lay.c}
+                      for lay in self._cache["layers"]]
         key = "h0" if step < 0 else "h"
         h = np.stack([lay[key] if step < 0 else lay[key][step] for lay in layers])
         if not self.has_cell_state:
@@ -241,7 +270,17 @@ class RecurrentNetwork:
             ``pred[t]`` is the prediction of ``y_{t+1}``.
         state : the state after the last step, as ``zero_state``.
         """
-        y = _check_array(y, "y (T, B, D)", (None, None, self.n_targets), self.dtype)
+        y = check_array(y, "y (T, B, D)", (None, None, self.n_targets), self.dtype)
+        teacher, exog, first_pred, h0, c0, dropout_masks = self._checked_run_inputs(
+            y, teacher, exog, state, first_pred, keep_cache, dropout_masks)
+        if keep_cache and teacher.all():
+            return self._run_teacher_forced(y, exog, h0, c0, dropout_masks)
+        return self._run_closed_loop(y, teacher, exog, first_pred, h0, c0, keep_cache,
+                                     dropout_masks)
+
+    def _checked_run_inputs(self, y, teacher, exog, state, first_pred, keep_cache,
+                            dropout_masks):
+        """The arguments of :meth:`run`, checked and laid out as the kernels take them."""
         T, B, D = y.shape
         teacher = np.asarray(teacher)
         if teacher.shape != (T, B):
@@ -250,49 +289,48 @@ class RecurrentNetwork:
         if self.n_exog:
             if exog is None:
                 raise ValueError(f"the network takes {self.n_exog} exogenous columns; exog is None")
-            exog = _check_array(exog, "exog (T, B, E)", (T, B, self.n_exog), self.dtype)
+            exog = check_array(exog, "exog (T, B, E)", (T, B, self.n_exog), self.dtype)
         elif exog is not None:
             raise ValueError("the network takes no exogenous columns; exog must be None")
         if first_pred is None:
             if not teacher[0].all():
                 raise ValueError("first_pred is needed where teacher[0] is false")
             first_pred = np.zeros((B, D), self.dtype)
-        first_pred = _check_array(first_pred, "first_pred (B, D)", (B, D), self.dtype)
-        h0, c0 = self.rnn._check_state(state, B)
+        first_pred = check_array(first_pred, "first_pred (B, D)", (B, D), self.dtype)
+        h0, c0 = self.rnn.check_state(state, B)
         if dropout_masks is not None:
             if not keep_cache:
                 raise ValueError("dropout masks are for training runs (keep_cache=True)")
             if len(dropout_masks) != self.num_layers - 1:
                 raise ValueError(f"expected {self.num_layers - 1} dropout masks, "
                                  f"got {len(dropout_masks)}")
-            dropout_masks = [_check_array(m, "dropout mask (T, B, H)",
-                                          (T, B, self.hidden_size), self.dtype)
+            dropout_masks = [check_array(m, "dropout mask (T, B, H)",
+                                         (T, B, self.hidden_size), self.dtype)
                              for m in dropout_masks]
+        return teacher, exog, first_pred, h0, c0, dropout_masks
 
-        if keep_cache and teacher.all():
-            return self._run_teacher_forced(y, exog, h0, c0, dropout_masks)
+    def _run_closed_loop(self, y, teacher, exog, first_pred, h0, c0, keep_cache,
+                         dropout_masks):
+        """:meth:`run` through the closed-loop kernel (predictions may be fed back)."""
+        T, B, D = y.shape
         if keep_cache:
-            layers = self.rnn._kernel_buffers(T, B, h0, c0, True, dropout_masks)
+            layers = self.rnn.closed_loop_buffers(T, B, h0, c0, True, dropout_masks)
         else:
             layers = self._inference_buffers(B, h0, c0)
         pred = np.empty((T, B, D), self.dtype)
-        threads = self.rnn._threads(B)
+        threads = self.rnn.threads(B)
+        self.head.check_params()
         with _threads.blas_for(threads):
             _closed_loop.closed_loop_forward(
-                _closed_loop.CELL_KINDS[self.rnn.kernel_kind], layers, self.head.params["weight"],
+                self.rnn.cell_code, layers, self.head.params["weight"],
                 self.head.params["bias"], y, exog, teacher, first_pred, keep_cache,
                 self.residual, pred, threads)
-
         last = T - 1 if keep_cache else (T - 1) % 2
-        h_n = np.empty_like(h0)
-        c_n = np.empty_like(c0) if self.has_cell_state else None
-        for k, lay in enumerate(layers):
-            h_n[k] = lay["h"][last]
-            if c_n is not None:
-                c_n[k] = lay["c"][last]
+        h_n = np.stack([lay.h[last] for lay in layers])
+        c_n = np.stack([lay.c[last] for lay in layers]) if self.has_cell_state else None
         self._cache = {"mode": "closed", "layers": layers, "teacher": teacher,
                        "shape": (T, B, D)} if keep_cache else None
-        return pred, self.rnn._pack_state(h_n, c_n)
+        return pred, self.rnn.pack_state(h_n, c_n)
 
     def advance(self, y, exog=None, state=None):
         """The state after feeding true inputs for T steps, without the head (streaming).
@@ -321,7 +359,7 @@ class RecurrentNetwork:
         if known is not None and known[0] is state:
             streamer = known[1]
         else:
-            h0, c0 = self.rnn._check_state(state, 1)
+            h0, c0 = self.rnn.check_state(state, 1)
             streamer = self.rnn.streamer(h0 if c0 is None else (h0, c0))
         T = y.shape[0]
         if self.n_exog:
@@ -357,13 +395,15 @@ class RecurrentNetwork:
         T, B, D = y.shape
         H, L = self.hidden_size, self.num_layers
         x = np.ascontiguousarray(y if exog is None else np.concatenate([y, exog], axis=2))
-        threads = self.rnn._threads(B)
+        self.rnn.check_params()
+        self.head.check_params()
+        threads = self.rnn.threads(B)
         caches = []
         h_n = np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
         with _threads.blas_for(threads):
             for k in range(L):
-                cache = self.rnn._forward_layer(k, x, h0[k].copy(),
+                cache = self.rnn.forward_layer(k, x, h0[k].copy(),
                                                 None if c0 is None else c0[k].copy(), threads)
                 caches.append(cache)
                 x = cache["h_out"]
@@ -377,7 +417,7 @@ class RecurrentNetwork:
         if self.residual:
             pred += y
         self._cache = {"mode": "layers", "caches": caches, "masks": masks, "shape": (T, B, D)}
-        return pred, self.rnn._pack_state(h_n, c_n)
+        return pred, self.rnn.pack_state(h_n, c_n)
 
     def _backward_teacher_forced(self, dpred, dh, dc):
         """Backward of ``_run_teacher_forced``: the head once, then layer by layer."""
@@ -388,10 +428,10 @@ class RecurrentNetwork:
         self.head.grads["weight"][...] = flat.T @ caches[-1]["h_out"].reshape(T * B, H)
         self.head.grads["bias"][...] = flat.sum(axis=0)
         dout = (flat @ self.head.params["weight"]).reshape(T, B, H)
-        threads = self.rnn._threads(B)
+        threads = self.rnn.threads(B)
         with _threads.blas_for(threads):
             for k in range(self.num_layers - 1, -1, -1):
-                dx = self.rnn._backward_layer(k, caches[k], dout, dh[k],
+                dx = self.rnn.backward_layer(k, caches[k], dout, dh[k],
                                               None if dc is None else dc[k], threads)
                 if k > 0:
                     dout = dx * masks[k - 1] if masks is not None else dx
@@ -412,29 +452,22 @@ class RecurrentNetwork:
         if self._cache is None:
             raise ValueError("backward needs a run(..., keep_cache=True) first")
         T, B, D = self._cache["shape"]
-        dpred = _check_array(dpred, "dpred (T, B, D)", (T, B, D), self.dtype)
-        dh, dc = self.rnn._check_state(dstate, B, name="dstate")
+        dpred = check_array(dpred, "dpred (T, B, D)", (T, B, D), self.dtype)
+        dh, dc = self.rnn.check_state(dstate, B, name="dstate")
         dh, dc = dh.copy(), (dc.copy() if dc is not None else None)
         if self._cache["mode"] == "layers":
             self._backward_teacher_forced(dpred, dh, dc)
-            return self.rnn._pack_state(dh, dc)
+            return self.rnn.pack_state(dh, dc)
         layers = self._cache["layers"]
-        G = self.rnn._gate_count * self.hidden_size
-        for k, lay in enumerate(layers):
-            lay["dgx"] = np.empty((T, B, G), self.dtype)
-            lay["dgh"] = np.empty((T, B, G), self.dtype) if self.cell == "gru" else lay["dgx"]
-            lay["dh"] = dh[k]
-            lay["dc"] = None if dc is None else dc[k]
-            lay["drh"] = np.empty((B, self.hidden_size), self.dtype)
-            lay["dinput"] = np.empty((B, lay["w_ih"].shape[1]), self.dtype)
-            lay["dw_ih"], lay["dw_hh"], lay["db_ih"], lay["db_hh"] = self.rnn._layer_grads(k)
-            lay["dpeep"] = self.rnn._dpeep[k] if self.cell == "lstm" else None
+        self.rnn.check_params()
+        self.head.check_params()
+        self.rnn.add_gradient_buffers(layers, T, B, dh, dc)
         dpred_total = np.empty_like(dpred)
         feedback = np.empty((B, D), self.dtype)
-        threads = self.rnn._threads(B)
+        threads = self.rnn.threads(B)
         with _threads.blas_for(threads):
             _closed_loop.closed_loop_backward(
-                _closed_loop.CELL_KINDS[self.rnn.kernel_kind], layers, self.head.params["weight"],
+                self.rnn.cell_code, layers, self.head.params["weight"],
                 self._cache["teacher"], self.residual, dpred, dpred_total, feedback,
                 self.head.grads["weight"], self.head.grads["bias"], threads)
-        return self.rnn._pack_state(dh, dc)
+        return self.rnn.pack_state(dh, dc)
