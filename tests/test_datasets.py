@@ -107,3 +107,26 @@ def test_read_csv_series_says_when_the_path_is_not_a_file(tmp_path):
         read_csv_series(tmp_path / "nope.csv", "v")
     with pytest.raises(IsADirectoryError, match="is a directory"):
         read_csv_series(tmp_path, "v")
+
+
+def test_record_100_is_another_patient_in_millivolts():
+    from tsrnn.datasets import load_ecg
+
+    ecg = load_ecg(record=100)
+    assert ecg.shape == (108000,) and ecg.index.freq is not None
+    assert ecg.iloc[:3].tolist() == [(995 - 1024) / 200] * 3  # the header's gain and baseline
+    assert not np.allclose(ecg.to_numpy(), load_ecg().to_numpy())
+    with pytest.raises(ValueError, match="208 or 100"):
+        load_ecg(record=101)
+
+
+def test_icu_record_has_three_channels_in_physical_units():
+    from tsrnn.datasets import load_icu
+
+    icu = load_icu()
+    assert icu.shape == (75000, 3) and list(icu.columns) == ["MCL1", "ABP", "RESP"]
+    assert icu.index.freq == pd.Timedelta("8ms") and icu.attrs["sampling_rate_hz"] == 125
+    assert icu.attrs["units"] == {"MCL1": "mV", "ABP": "mmHg", "RESP": ""}
+    assert icu["ABP"].iloc[0] == pytest.approx((-943 + 1605) / 12.84)
+    assert 40 < icu["ABP"].median() < 160  # an arterial pressure, in mmHg
+    assert int(icu.isna().sum().sum()) == 4 and icu["RESP"].isna().sum() == 4

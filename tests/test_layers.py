@@ -747,3 +747,14 @@ def test_streamer_rejects_input_of_the_wrong_shape_or_dtype():
         stream.step(np.zeros((2, 2), np.float64))
     with pytest.raises(ValueError, match="shape"):
         stream.step(1.0)
+
+
+@pytest.mark.parametrize("cls", [RNN, GRU, LSTM])
+def test_step_sees_a_parameter_array_replaced_by_a_valid_one(cls):
+    layer = cls(2, 5, random_state=0)
+    x = np.ones((1, 3, 2), np.float32)
+    layer.step(x[0])
+    layer.params["weight_hh_l0"] = np.full_like(layer.params["weight_hh_l0"], 0.3)
+    out, _ = layer.step(x[0], layer.forward(x)[1])
+    expected, _ = layer.forward(np.concatenate([x, x]))
+    np.testing.assert_allclose(out, expected[1], rtol=1e-5, atol=1e-6)

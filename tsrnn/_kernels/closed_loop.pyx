@@ -691,6 +691,17 @@ cdef class Streamer:
                              <float*> NULL)
         return self.outputs[self.slot]
 
+    def reset(self, h, c=None):
+        """Start again from state ``h`` (and ``c`` for LSTM), each (num_layers, B, H)."""
+        cdef Py_ssize_t k
+        cdef LayerBuffers lay
+        for k in range(self.L):
+            lay = self.layers[k]
+            lay.h[1] = h[k]
+            if lay.c is not None:
+                lay.c[1] = c[k]
+        self.slot = 1
+
     @property
     def state(self):
         """The current state: h (num_layers, B, H), or (h, c) for LSTM (copies)."""

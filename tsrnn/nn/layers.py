@@ -5,6 +5,7 @@ move between the two with ``load_state_dict``. Layers check every argument, allo
 buffer and pick the kernel for the dtype; the kernels only compute.
 """
 
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -154,6 +155,12 @@ class _Recurrent:
 
     def _extra_repr(self):
         return {}
+
+    def __getstate__(self):
+        # streamers kept by step() hold buffer addresses: rebuilt on demand, never copied
+        state = dict(self.__dict__)
+        state.pop("_step_streamers", None)
+        return state
 
     # ----------------------------------------------------------------- state handling
     def check_state(self, state, batch, name="state"):
@@ -411,9 +418,24 @@ class _Recurrent:
         state : the new state of every layer, as in ``forward``
         """
         x = self._check_input(x, 2)
-        stream = self.streamer(state, batch=x.shape[0])
+        h, c = self.check_state(state, x.shape[0])
+        stream = self._step_streamer(x.shape[0])
+        stream.reset(h, c)
         out = stream.step(x).copy()
         return out, stream.state
+
+    def _step_streamer(self, batch):
+        """A streamer kept for :meth:`step`, per thread and batch size; made anew when a
+        parameter array was replaced (it reads the weights by address)."""
+        self.check_params()
+        key = (threading.get_ident(), batch, tuple(id(v) for v in self.params.values()))
+        streamers = self.__dict__.setdefault("_step_streamers", {})
+        stream = streamers.get(key)
+        if stream is None:
+            if len(streamers) >= 64:
+                streamers.clear()
+            stream = streamers[key] = self.streamer(batch=batch)
+        return stream
 
 class RNN(_Recurrent):
     """Stacked Elman RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or relu.
