@@ -128,5 +128,5 @@ def test_icu_record_has_three_channels_in_physical_units():
     assert icu.index.freq == pd.Timedelta("8ms") and icu.attrs["sampling_rate_hz"] == 125
     assert icu.attrs["units"] == {"MCL1": "mV", "ABP": "mmHg", "RESP": ""}
     assert icu["ABP"].iloc[0] == pytest.approx((-943 + 1605) / 12.84)
-    assert 40 < icu["ABP"].median() < 160  # an arterial pressure, in mmHg
+    assert 10 < icu["ABP"].min() and icu["ABP"].max() < 200  # a pressure in mmHg
     assert int(icu.isna().sum().sum()) == 4 and icu["RESP"].isna().sum() == 4
