@@ -26,6 +26,8 @@ import numpy as np
 from tsrnn.nn.losses import get_loss
 from tsrnn.nn.optim import clip_grad_norm, make_optimizer
 
+from tsrnn._representation import Level
+
 __all__ = ["Lanes", "make_lanes", "teacher_mask", "Trainer", "TrainingHistory"]
 
 
@@ -155,6 +157,7 @@ class TrainingHistory:
     best_iteration: int = None
     best_score: float = np.inf
     no_improvement: int = 0
+    initial_score: float = None
 
 
 class Trainer:
@@ -277,13 +280,15 @@ class ForecastValidation:
     """Scores multi-step forecasts from rolling origins in held-out tails (for early stopping).
 
     For every origin o, the network starts from its start state, runs teacher-forced over the
-    ``warmup`` values before o, then forecasts ``horizon`` values on its own, exactly as
-    ``predict(context=...)`` does. All origins of all series run as one batch.
+    ``warmup`` encoded values before o, then forecasts ``horizon`` values on its own, exactly as
+    ``predict(context=...)`` does; the forecasts are decoded back to the series' units, so that
+    models reading different representations of the same series get comparable scores. All
+    origins of all series run as one batch.
 
     Parameters
     ----------
     ys : list of ndarray (n_i, D)
-        Whole series (training part and tail).
+        Whole series (training part and tail), in the forecaster's standardised units.
     Xs : list of ndarray (n_i, E) or None
     starts : list of int
         Where each series' held-out tail begins.
@@ -292,13 +297,43 @@ class ForecastValidation:
         Known values before each origin that condition the state.
     n_origins : int
         Origins per series, spread evenly over its tail.
+    representation : Level or SeasonalChange, optional
+        What the network reads (default: the series itself).
     """
 
-    def __init__(self, ys, Xs, starts, horizon, warmup, n_origins=20, dtype=np.float32):
+    def __init__(self, ys, Xs, starts, horizon, warmup, n_origins=20, dtype=np.float32,
+                 representation=None):
         self.horizon = int(horizon)
+        self.representation = rep = representation or Level()
+        rows = self._origins(ys, starts, n_origins, rep)
+        encoded = [rep.encode(y) for y in ys]
+        warm = min(warmup, min(o for _, o in rows) - rep.offset)
+        T, B, D = warm - 1 + self.horizon, len(rows), ys[0].shape[1]
+        E = 0 if Xs[0] is None else Xs[0].shape[1]
+        self.y = np.zeros((T, B, D), dtype)
+        self.teacher = np.zeros((T, B), bool)
+        self.teacher[:warm] = True
+        self.exog = np.zeros((T, B, E), dtype) if E else None
+        self.truth = np.zeros((self.horizon, B, D))
+        self.history = np.zeros((max(rep.memory, rep.offset + 1), B, D))
+        for b, (i, origin) in enumerate(rows):
+            z_origin = origin - rep.offset
+            self.y[:warm, b] = encoded[i][z_origin - warm:z_origin]
+            self.truth[:, b] = ys[i][origin:origin + self.horizon]
+            known = ys[i][max(0, origin - len(self.history)):origin]
+            self.history[-len(known):, b] = known
+            if E:
+                # input step t holds the exogenous values of the time it predicts
+                self.exog[:, b] = Xs[i][origin - warm + 1:origin + self.horizon]
+        self.origins = rows
+        self.warm = warm
+
+    def _origins(self, ys, starts, n_origins, rep):
         rows = []
         for i, (y, start) in enumerate(zip(ys, starts)):
-            first, last = max(start, 1), len(y) - self.horizon
+            # every origin needs one encoded value before it and its history complete
+            first = max(start, rep.offset + 1, rep.memory)
+            last = len(y) - self.horizon
             if last < first:
                 continue
             for origin in np.unique(np.linspace(first, last, n_origins).round().astype(int)):
@@ -306,28 +341,13 @@ class ForecastValidation:
         if not rows:
             raise ValueError("the validation tail is too short for one forecast; lower "
                              "validation_fraction's horizon or add data")
-        self.origins = rows
-        warm = min(warmup, min(o for _, o in rows))
-        T, B, D = warm - 1 + self.horizon, len(rows), ys[0].shape[1]
-        E = 0 if Xs[0] is None else Xs[0].shape[1]
-        self.y = np.zeros((T, B, D), dtype)
-        self.teacher = np.zeros((T, B), bool)
-        self.teacher[:warm] = True
-        self.exog = np.zeros((T, B, E), dtype) if E else None
-        self.truth = np.zeros((self.horizon, B, D), dtype)
-        for b, (i, origin) in enumerate(rows):
-            self.y[:warm, b] = ys[i][origin - warm:origin]
-            self.truth[:, b] = ys[i][origin:origin + self.horizon]
-            if E:
-                # input step t holds the exogenous values of the time it predicts
-                self.exog[:, b] = Xs[i][origin - warm + 1:origin + self.horizon]
-        self.warm = warm
+        return rows
 
     def forecasts(self, network):
-        """Forecasts (horizon, B, D) of every origin, in the network's units."""
+        """Forecasts (horizon, B, D) of every origin, in the series' standardised units."""
         B = self.y.shape[1]
         pred, _ = network.run(self.y, self.teacher, self.exog, network.start_state(B))
-        return pred[self.warm - 1:]
+        return self.representation.decode(pred[self.warm - 1:], self.history)
 
     def score(self, network):
         """Mean absolute error of the forecasts over all origins, steps and columns."""

@@ -1,22 +1,32 @@
 """RNNForecaster: a recurrent network (LSTM, GRU or vanilla RNN) as a scikit-learn style forecaster."""
 
 import copy
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from tsrnn._checks import (boolean, check_dtype, check_int, check_real, integer, option,
                            real)
+from tsrnn._representation import Level, SeasonalChange, representation_from_config
 from tsrnn._threads import blas_single_threaded
 from tsrnn.io import label_from_json, label_to_json, read_model, write_model
 from tsrnn.nn.losses import LOSSES
 from tsrnn.nn.network import CELLS, RecurrentNetwork
 from tsrnn.nn.optim import OPTIMIZERS
+from tsrnn.seasonality import check_season_length, resolve_season
 from tsrnn.training import ForecastValidation, Trainer, TrainingHistory, make_lanes
 
 from ._base import BaseForecaster
 
 __all__ = ["RNNForecaster"]
+
+# A seasonal representation averages the change over this many earlier seasons, and is tried
+# only on series that hold this many seasons.
+SEASONS_AVERAGED = 5
+MIN_SEASONS_OF_DATA = 3
+# Fewest values a representation must leave to train on.
+MIN_ENCODED_VALUES = 3
 
 # Early stopping scores forecasts from this many origins per series, each warmed up over at
 # most this many values before it (without context_length). Origins must be many: on a
@@ -58,6 +68,23 @@ def _random_state_constraint(value, name):
     if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence)):
         return value
     return check_int(value, name, minimum=0)
+
+
+@dataclass
+class _Candidate:
+    """One representation's network in training."""
+
+    representation: object
+    network: RecurrentNetwork
+    trainer: Trainer
+    lanes: object
+    validation: ForecastValidation = None
+    history: TrainingHistory = field(default_factory=TrainingHistory)
+    best_state: dict = None
+
+    def restore_best(self):
+        if self.best_state is not None:
+            self.network.load_state_dict(self.best_state)
 
 
 class RNNForecaster(BaseForecaster):
@@ -134,6 +161,18 @@ class RNNForecaster(BaseForecaster):
         Steps ahead scored in validation; None uses ``free_run``.
     warm_start : bool, default=False
         Make ``fit`` continue from the current weights instead of reinitialising.
+    season_length : "auto", None, float or tuple of float, default="auto"
+        Seasons the network may read as changes from earlier seasons. For each season ``m``
+        (detected with :func:`tsrnn.seasonality.detect_season` for ``"auto"``; fractional
+        periods such as 365.25 / 7 are used as they are) a second network reads
+        ``y_t - mean_k y(t - k m)``, the change from the same phase of up to five earlier
+        seasons, and its forecasts are turned back into values step by step (beyond one season
+        from its own forecasts). Both networks train with early stopping and the one with the
+        better multi-step validation score, in the series' units, is kept; so a detected
+        period that does not help (a heart beat whose period drifts) is left out, at the cost
+        of about ``n_iter_no_change`` extra epochs. Without early
+        stopping a detected season is not used and a given one always is. ``representation_``
+        says which was kept; series shorter than three seasons use the level only.
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, numpy.random.Generator or None, default=None
         Makes fits reproducible (bit-identical on the same machine).
@@ -151,10 +190,20 @@ class RNNForecaster(BaseForecaster):
     validation_scores_ : list of float or None
         Validation MAE (standardised units) per epoch, with early stopping.
     best_validation_score_ : float or None
+    initial_validation_score_ : float or None
+        Validation MAE of the untrained network: with the residual head, the forecast that
+        holds the last value (or, for a seasonal representation, the last seasonal change).
+        Weights are kept from the best epoch only when it beats this.
+    seasons_ : tuple of float
+        The seasons considered (given or detected).
+    representation_ : object
+        What the kept network reads: ``representation_.describe()`` is ``"level"`` or
+        ``"seasonal change (season m)"``.
     n_iter_ : int
         Epochs run (over all fits when continuing).
     best_iteration_ : int or None
-        Epoch (1-based, counted like ``n_iter_``) whose weights were kept.
+        Epoch (1-based, counted like ``n_iter_``) whose weights were kept; 0 (or the epochs
+        of earlier fits, when continuing) when no epoch beat the starting weights.
 
     Examples
     --------
@@ -175,7 +224,8 @@ class RNNForecaster(BaseForecaster):
                  teacher_forcing=1.0, free_run=36, context_length=None, dropout=0.0,
                  initial_state="zeros", early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, validation_horizon=None, warm_start=False,
-                 dtype="float32", random_state=None, verbose=0, missing="raise"):
+                 season_length="auto", dtype="float32", random_state=None, verbose=0,
+                 missing="raise"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -201,6 +251,7 @@ class RNNForecaster(BaseForecaster):
         self.tol = tol
         self.validation_horizon = validation_horizon
         self.warm_start = warm_start
+        self.season_length = season_length
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -233,6 +284,7 @@ class RNNForecaster(BaseForecaster):
         "tol": real(0),
         "validation_horizon": integer(1, allow_none=True),
         "warm_start": boolean(),
+        "season_length": check_season_length,
         "dtype": _dtype_constraint,
         "random_state": _random_state_constraint,
         "verbose": integer(0),
@@ -294,6 +346,21 @@ class RNNForecaster(BaseForecaster):
         continuing = self.warm_start and hasattr(self, "network_")
         self._train(ys, Xs, epochs=self.max_epochs, incremental=continuing)
 
+    def _representations(self, ys, validated):
+        """The representations to race: the level, and the seasonal change of each season
+        that leaves enough data (only when there is a validation score to decide by, or
+        when ``season_length`` is given)."""
+        longest = max(ys, key=len)
+        seasons = resolve_season(self.season_length, longest[:, 0])
+        self.seasons_ = seasons
+        if not seasons or not (validated or self.season_length != "auto"):
+            return [Level()]
+        usable = [SeasonalChange(p, SEASONS_AVERAGED) for p in seasons
+                  if min(len(y) for y in ys) >= MIN_SEASONS_OF_DATA * p]
+        if not validated:
+            return usable[:1] or [Level()]
+        return [Level()] + usable
+
     def _network_config(self, n_targets, n_exog, dtype):
         """The network these parameters describe, as :meth:`RecurrentNetwork.config`."""
         return {"cell": self.cell, "n_targets": n_targets, "n_exog": n_exog,
@@ -316,49 +383,94 @@ class RNNForecaster(BaseForecaster):
         """Train, then store the network, the history and each series' end-of-data state."""
         dtype = np.dtype(self.dtype)
         rng = np.random.default_rng(self.random_state)
-        n_exog = 0 if Xs is None else Xs[0].shape[1]
-        if incremental and hasattr(self, "network_"):
+        Xs_list = Xs if Xs is not None else [None] * len(ys)
+        continuing = incremental and hasattr(self, "network_")
+        validated = self.early_stopping and epochs > 1
+        starts = self._validation_starts(ys) if validated else None
+        representations = ([self.representation_] if continuing
+                            else self._representations(ys, validated))
+        candidates = []
+        for representation in representations:
+            candidate = self._candidate(representation, ys, Xs_list, starts, dtype, rng,
+                                        continuing)
+            if candidate is not None:
+                candidates.append(candidate)
+        progress = tqdm(total=epochs * sum(c.trainer.windows(c.lanes) for c in candidates),
+                        disable=not self.verbose, desc=f"{self.cell} fit", unit="update",
+                        leave=False)
+        try:
+            winner = self._race(candidates, epochs, progress)
+        finally:
+            progress.close()
+        winner.restore_best()
+        self.representation_ = winner.representation
+        self._store_training(winner.network, winner.trainer, winner.history,
+                             winner.validation is not None, incremental)
+        self.end_states_ = [self._end_state(y, X) for y, X in zip(ys, Xs_list)]
+        winner.network.forget_cache()
+
+    def _candidate(self, representation, ys, Xs, starts, dtype, rng, continuing):
+        """A network, its trainer, lanes and validation for one representation (None when
+        the data is too short for it)."""
+        offset = representation.offset
+        ends = starts or [len(y) for y in ys]
+        if any(end - offset < MIN_ENCODED_VALUES for end in ends):
+            if isinstance(representation, Level):
+                raise ValueError(f"the training data is too short: {min(ends)} values")
+            return None
+        representation.fit_scale([y[:end] for y, end in zip(ys, ends)])
+        validation = None
+        if starts is not None:
+            validation = self._validation(ys, Xs, starts, representation, dtype)
+            if validation is None:
+                return None
+        train_zs = [representation.encode(y[:end]) for y, end in zip(ys, ends)]
+        train_Xs = [None if X is None else X[offset:end] for X, end in zip(Xs, ends)]
+        n_exog = 0 if train_Xs[0] is None else train_Xs[0].shape[1]
+        if continuing:
             network = self._compatible_copy(ys[0].shape[1], n_exog, dtype)
         else:
             network = RecurrentNetwork.from_config(
                 self._network_config(ys[0].shape[1], n_exog, dtype), random_state=rng)
-        trainer = self._trainer(network, rng, incremental)
-        Xs_list = Xs if Xs is not None else [None] * len(ys)
-        validation = None
-        train_ys, train_Xs = ys, Xs_list
-        if self.early_stopping and epochs > 1:
-            train_ys, train_Xs, validation = self._split_validation(ys, Xs_list, dtype)
-        lanes = make_lanes(train_ys, train_Xs, self._effective_batch(train_ys), dtype)
-        history = self._run_epochs(trainer, lanes, validation, epochs)
-        self._store_training(network, trainer, history, validation is not None, incremental)
-        self.end_states_ = [self._end_state(y, X) for y, X in zip(ys, Xs_list)]
-        network.forget_cache()
+        trainer = self._trainer(network, rng, continuing)
+        lanes = make_lanes(train_zs, train_Xs, self._effective_batch(train_zs), dtype)
+        return _Candidate(representation, network, trainer, lanes, validation)
 
-    def _run_epochs(self, trainer, lanes, validation, epochs):
-        """Up to ``epochs`` passes with early stopping on ``validation``; the network ends
-        with the best weights. Returns the TrainingHistory."""
-        network, history, best_state = trainer.network, TrainingHistory(), None
-        progress = tqdm(total=epochs * trainer.windows(lanes), disable=not self.verbose,
-                        desc=f"{self.cell} fit", unit="update", leave=False)
-        try:
-            for epoch in range(epochs):
-                rate = trainer.teacher_rate(epoch, epochs)
-                history.loss_curve.append(trainer.epoch(lanes, rate, progress))
-                if not np.isfinite(history.loss_curve[-1]):
-                    raise FloatingPointError(
-                        f"training diverged at epoch {epoch + 1} (loss is not finite); lower "
-                        f"learning_rate or set clip_norm")
-                if validation is None:
-                    continue
-                if self._validate_epoch(network, validation, history, epoch, progress):
-                    best_state = network.state_dict()
-                elif history.no_improvement >= self.n_iter_no_change:
-                    break
-        finally:
-            progress.close()
-        if best_state is not None:
-            network.load_state_dict(best_state)
-        return history
+    def _race(self, candidates, epochs, progress):
+        """Train every candidate with early stopping; the best validation score wins (the
+        level on ties). A representation that does not help stops after ``n_iter_no_change``
+        epochs, so the race costs little more than one fit where a season is useless."""
+        for candidate in candidates:
+            if candidate.validation is not None:
+                self._score_initial(candidate)
+            self._run_epochs(candidate, epochs, progress)
+        return min(candidates, key=lambda c: c.history.best_score)
+
+    def _score_initial(self, candidate):
+        """Score the untrained network (for the residual head: the representation's own
+        persistence forecast), so that training is kept only where it helps."""
+        history = candidate.history
+        history.initial_score = candidate.validation.score(candidate.network)
+        history.best_score = history.initial_score
+        candidate.best_state = candidate.network.state_dict()
+
+    def _run_epochs(self, candidate, epochs, progress):
+        """Up to ``epochs`` more passes with early stopping on the candidate's validation."""
+        trainer, history = candidate.trainer, candidate.history
+        total = self.max_epochs
+        for _ in range(max(0, epochs)):
+            if history.no_improvement >= self.n_iter_no_change:
+                break
+            epoch = len(history.loss_curve)
+            rate = trainer.teacher_rate(epoch, total)
+            history.loss_curve.append(trainer.epoch(candidate.lanes, rate, progress))
+            if not np.isfinite(history.loss_curve[-1]):
+                raise FloatingPointError(
+                    f"training diverged at epoch {epoch + 1} (loss is not finite); lower "
+                    f"learning_rate or set clip_norm")
+            if candidate.validation is not None and self._validate_epoch(
+                    candidate.network, candidate.validation, history, epoch, progress):
+                candidate.best_state = candidate.network.state_dict()
 
     def _validate_epoch(self, network, validation, history, epoch, progress):
         """Score the epoch on the validation tail; True when it is the best so far."""
@@ -380,9 +492,12 @@ class RNNForecaster(BaseForecaster):
         self.loss_curve_ = (list(getattr(self, "loss_curve_", [])) if incremental else []) \
             + history.loss_curve
         self.validation_scores_ = history.validation_scores if validated else None
+        self.initial_validation_score_ = history.initial_score if validated else None
         self.best_validation_score_ = history.best_score if validated else None
-        self.best_iteration_ = (previous + history.best_iteration + 1
-                                if history.best_iteration is not None else None)
+        if history.best_iteration is not None:
+            self.best_iteration_ = previous + history.best_iteration + 1
+        else:  # validated, and no epoch beat the weights training started from
+            self.best_iteration_ = previous if validated else None
         self.n_iter_ = previous + len(history.loss_curve)
 
     def _effective_batch(self, ys, min_windows=10):
@@ -404,12 +519,12 @@ class RNNForecaster(BaseForecaster):
                 f"{expected}; set warm_start=False to start afresh")
         return copy.deepcopy(network)
 
-    def _split_validation(self, ys, Xs, dtype):
-        """Hold out the tail of every series for early stopping."""
-        horizon = self.validation_horizon or self.free_run
-        train_ys, train_Xs, starts = [], [], []
-        for y, X in zip(ys, Xs):
+    def _validation_starts(self, ys):
+        """Where each series' held-out tail begins (checked long enough to score)."""
+        starts = []
+        for y in ys:
             start = int(round(len(y) * (1 - self.validation_fraction)))
+            horizon = self._validation_horizon(len(y) - start)
             if start < 3 or len(y) - start < horizon:
                 raise ValueError(
                     f"a series of {len(y)} observations is too short for early stopping: its "
@@ -417,14 +532,30 @@ class RNNForecaster(BaseForecaster):
                     f"{self.validation_fraction}) must hold at least validation_horizon="
                     f"{horizon} values; give more data, lower validation_horizon or set "
                     f"early_stopping=False")
-            train_ys.append(y[:start])
-            train_Xs.append(None if X is None else X[:start])
             starts.append(start)
-        lane_length = -(-sum(len(y) for y in train_ys) // self._effective_batch(train_ys))
+        return starts
+
+    def _validation_horizon(self, tail):
+        """validation_horizon, or free_run shortened to half a short validation tail."""
+        if self.validation_horizon is not None:
+            return self.validation_horizon
+        return max(1, min(self.free_run, tail // 2))
+
+    def _validation(self, ys, Xs, starts, representation, dtype):
+        """Multi-step forecasts from the held-out tails (None if no origin fits)."""
+        tail = min(len(y) - start for y, start in zip(ys, starts))
+        horizon = self._validation_horizon(tail)
+        train = [representation.encode(y[:start]) for y, start in zip(ys, starts)]
+        lane_length = -(-sum(len(z) for z in train) // self._effective_batch(train))
         warmup = self.context_length or min(lane_length, VALIDATION_WARMUP)
-        validation = ForecastValidation(ys, Xs, starts, horizon, warmup,
-                                        n_origins=VALIDATION_ORIGINS, dtype=dtype)
-        return train_ys, train_Xs, validation
+        try:
+            return ForecastValidation(ys, Xs, starts, horizon, warmup,
+                                      n_origins=VALIDATION_ORIGINS, dtype=dtype,
+                                      representation=representation)
+        except ValueError:
+            if isinstance(representation, Level):
+                raise
+            return None
 
     # ------------------------------------------------------------------ saving
     def save(self, path):
@@ -452,9 +583,12 @@ class RNNForecaster(BaseForecaster):
             "params": {name: label_to_json(value) for name, value in self.get_params().items()},
             "base": base_header,
             "network": network.config(),
+            "representation": self.representation_.config(),
+            "seasons": list(self.seasons_),
             "history": {"loss_curve": self.loss_curve_,
                         "validation_scores": self.validation_scores_,
                         "best_validation_score": self.best_validation_score_,
+                        "initial_validation_score": self.initial_validation_score_,
                         "n_iter": self.n_iter_, "best_iteration": self.best_iteration_},
             "optimizer": {name: value for name, value in self.optimizer_state_.items()
                           if not isinstance(value, list)},
@@ -464,11 +598,12 @@ class RNNForecaster(BaseForecaster):
         for name, value in self.optimizer_state_.items():
             if isinstance(value, list):
                 arrays.update({f"optimizer/{name}/{i}": a for i, a in enumerate(value)})
-        for i, (state, last) in enumerate(self.end_states_):
+        for i, (state, last, known) in enumerate(self.end_states_):
             parts = state if network.has_cell_state else (state,)
             for part_name, part in zip("hc", parts):
                 arrays[f"state/{i}/{part_name}"] = part
             arrays[f"state/{i}/last"] = last
+            arrays[f"state/{i}/known"] = known
         write_model(path, header, arrays)
 
     @classmethod
@@ -492,10 +627,13 @@ class RNNForecaster(BaseForecaster):
         network.load_state_dict({k[8:]: v for k, v in arrays.items()
                                  if k.startswith("network/")})
         forecaster.network_ = network
+        forecaster.representation_ = representation_from_config(header["representation"])
+        forecaster.seasons_ = tuple(header["seasons"])
         history = header["history"]
         forecaster.loss_curve_ = history["loss_curve"]
         forecaster.validation_scores_ = history["validation_scores"]
         forecaster.best_validation_score_ = history["best_validation_score"]
+        forecaster.initial_validation_score_ = history["initial_validation_score"]
         forecaster.n_iter_ = history["n_iter"]
         forecaster.best_iteration_ = history["best_iteration"]
         optimizer = dict(header["optimizer"])
@@ -511,18 +649,32 @@ class RNNForecaster(BaseForecaster):
         for i in range(forecaster.n_series_):
             h = arrays[f"state/{i}/h"]
             state = (h, arrays[f"state/{i}/c"]) if network.has_cell_state else h
-            states.append((state, arrays[f"state/{i}/last"]))
+            states.append((state, arrays[f"state/{i}/last"], arrays[f"state/{i}/known"]))
         forecaster.end_states_ = states
         return forecaster
 
     # ------------------------------------------------------------------ state plumbing
+    def _min_context_length(self):
+        return getattr(self, "representation_", Level()).offset + 1
+
+    def _known_tail(self, y):
+        """The values decoding needs after ``y``: its last ``memory`` values (at least one)."""
+        return y[-max(self.representation_.memory, 1):].copy()
+
+    def _warm_state(self, z, X_z):
+        """State after reading encoded values z[:-1] (X_z aligned with z)."""
+        state = self.network_.start_state(1)
+        if len(z) > 1:
+            _, state = self._run(state, z[:-1], None if X_z is None else X_z[1:])
+        return state
+
     def _end_state(self, y, X):
-        """State after every input but the last value (which waits for the next X row)."""
-        network = self.network_
-        state = network.start_state(1)
-        if len(y) > 1:
-            _, state = self._run(state, y[:-1], None if X is None else X[1:])
-        return state, y[-1].copy()
+        """State after every input but the last value (which waits for the next X row), the
+        last encoded value and the known values decoding needs."""
+        representation = self.representation_
+        z = representation.encode(y)
+        X_z = None if X is None else X[representation.offset:]
+        return self._warm_state(z, X_z), z[-1].copy(), self._known_tail(y)
 
     def _one_row(self, y, X):
         """Values y (T, D) and exogenous inputs X (T, E) as the network's (T, 1, .) arrays."""
@@ -544,44 +696,47 @@ class RNNForecaster(BaseForecaster):
         y3, X3 = self._one_row(y, X)
         return self.network_.advance(y3, X3, state)
 
-    def _forecast(self, state, last, horizon, X_future):
-        """Feed ``last`` then the network's own predictions for ``horizon`` steps."""
+    def _forecast(self, state, last, known, horizon, X_future):
+        """Feed ``last`` then the network's own predictions for ``horizon`` steps, decoded
+        after the ``known`` values."""
         D = last.shape[0]
-        y = np.zeros((horizon, D))
-        y[0] = last
+        z = np.zeros((horizon, D))
+        z[0] = last
         teacher = np.zeros((horizon, 1), bool)
         teacher[0] = True
-        pred, _ = self._run(state, y, X_future, teacher)
-        return pred[:, 0, :].astype(np.float64)
+        pred, _ = self._run(state, z, X_future, teacher)
+        y = self.representation_.decode(pred, known[:, None, :])
+        return np.asarray(y[:, 0, :], np.float64)
 
     def _predict_core(self, horizon, Xs_future, contexts):
         # One row at a time: every product is small enough for the kernels' own loops, so BLAS
         # (and the cost of limiting its threads, about 50 us a call) stays out of forecasts.
         outputs = []
         if contexts is None:
-            for i, (state, last) in enumerate(self.end_states_):
+            for i, (state, last, known) in enumerate(self.end_states_):
                 X = None if Xs_future is None else Xs_future[i]
-                outputs.append(self._forecast(state, last, horizon, X))
+                outputs.append(self._forecast(state, last, known, horizon, X))
             return outputs
+        representation = self.representation_
         for i, context in enumerate(contexts):
             y_ctx, X_ctx = context.y, context.X
+            z = representation.encode(y_ctx)
+            X_z = None if X_ctx is None else X_ctx[representation.offset:]
             if self.context_length is not None:
-                y_ctx = y_ctx[-self.context_length:]
-                X_ctx = None if X_ctx is None else X_ctx[-self.context_length:]
-            state = self.network_.start_state(1)
-            if len(y_ctx) > 1:
-                _, state = self._run(state, y_ctx[:-1], None if X_ctx is None else X_ctx[1:])
+                z = z[-self.context_length:]
+                X_z = None if X_z is None else X_z[-self.context_length:]
             X = None if Xs_future is None else Xs_future[i]
-            outputs.append(self._forecast(state, y_ctx[-1], horizon, X))
+            outputs.append(self._forecast(self._warm_state(z, X_z), z[-1], self._known_tail(y_ctx),
+                                          horizon, X))
         return outputs
 
     def _update_core(self, ys, Xs):
         states = []
         for i, y in enumerate(ys):
-            state, last = self.end_states_[i]
-            inputs = np.concatenate([last[None, :], y[:-1]])
+            state, last, known = self.end_states_[i]
+            seen = np.concatenate([known, y])
+            z = self.representation_.encode(seen)[-len(y):]
+            inputs = np.concatenate([last[None, :], z[:-1]])
             state = self._advance(state, inputs, None if Xs is None else Xs[i])
-            states.append((state, y[-1].copy()))
+            states.append((state, z[-1].copy(), self._known_tail(seen)))
         self.end_states_ = states
-
-
