@@ -98,7 +98,7 @@ def test_compare_defaults_to_the_ecg_with_horizons_of_a_tenth_and_half_second(ca
     args = cli.build_parser().parse_args(["compare"])
     assert args.origins == 200 and args.context_length == 2000
     assert args.models is None  # the data set's preset decides
-    assert comparison.PRESETS["ecg"].models == ("lstm", "gru", "arima", "markov", "naive")
+    assert comparison.PRESETS["ecg"].models == ("lstm", "gru", "arima", "stl", "markov", "naive")
 
 
 def test_compare_co2_interpolates_gaps_and_leaves_them_out_of_scores(capsys, tmp_path):

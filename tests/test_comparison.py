@@ -112,7 +112,8 @@ def test_make_forecaster_builds_every_named_model():
     kinds = {name: type(make_forecaster(name, season_length=12)).__name__
              for name in MODEL_NAMES}
     assert kinds == {"lstm": "RNNForecaster", "gru": "RNNForecaster",
-                     "arima": "ARIMAForecaster", "markov": "MarkovForecaster",
+                     "arima": "ARIMAForecaster", "stl": "STLForecaster",
+                     "markov": "MarkovForecaster",
                      "naive": "NaiveForecaster", "seasonal": "NaiveForecaster"}
     seasonal = make_forecaster("seasonal", season_length=12).get_params()
     assert seasonal["strategy"] == "seasonal" and seasonal["season_length"] == 12
@@ -138,7 +139,8 @@ def test_seasonal_naive_row_repeats_the_value_one_season_before():
 def test_default_models_add_the_seasonal_reference_only_with_a_season_length(tiny_rnn):
     y = trend_with_a_yearly_cycle(300)
     quick = {"horizons": [4], "n_origins": 2, "arima_params": {"max_p": 0, "max_q": 0}}
-    assert run_comparison(y, **quick).models == ["lstm", "gru", "arima", "markov", "naive"]
+    assert run_comparison(y, **quick).models == ["lstm", "gru", "arima", "stl", "markov",
+                                                 "naive"]
     assert run_comparison(y, season_length=52, **quick).models[-1] == "seasonal naive"
     with pytest.raises(ValueError, match="needs season_length"):
         run_comparison(y, models=["naive", "seasonal"], **quick)

@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 from tsrnn._threads import get_num_threads, set_num_threads  # noqa: E402
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster,  # noqa: E402
-                               NaiveForecaster, RNNForecaster)
+                               NaiveForecaster, RNNForecaster, STLForecaster)
 
-__all__ = ["RNNForecaster", "ARIMAForecaster", "MarkovForecaster", "NaiveForecaster",
+__all__ = ["RNNForecaster", "ARIMAForecaster", "STLForecaster", "MarkovForecaster", "NaiveForecaster",
            "set_num_threads", "get_num_threads", "__version__"]

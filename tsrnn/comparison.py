@@ -19,7 +19,7 @@ from tsrnn._checks import check_int, check_real
 from tsrnn._threads import single_threaded_blas
 from tsrnn._timesteps import describe_steps, index_step
 from tsrnn.datasets import load_co2, load_ecg
-from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster, NaiveForecaster,
+from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster, NaiveForecaster, STLForecaster,
                                RNNForecaster)
 from tsrnn.forecasters.arima import ndiffs
 from tsrnn.metrics import mae, naive_scale, scaled_error, smape
@@ -30,7 +30,7 @@ __all__ = ["run_comparison", "format_comparison", "make_forecaster", "describe_m
            "ComparisonResult", "DEFAULT_ORIGINS", "DEFAULT_CONTEXT", "DEFAULT_TRAIN_FRACTION",
            "Preset", "PRESETS", "MODEL_NAMES", "MODEL_LABELS"]
 
-MODEL_NAMES = ("lstm", "gru", "arima", "markov", "naive", "seasonal")
+MODEL_NAMES = ("lstm", "gru", "arima", "stl", "markov", "naive", "seasonal")
 """Models :func:`make_forecaster` knows, in the order a comparison runs them."""
 
 MODEL_LABELS = {name: name for name in MODEL_NAMES} | {"seasonal": "seasonal naive"}
@@ -40,6 +40,8 @@ _DESCRIPTIONS = {
     "lstm": "RNNForecaster(cell='lstm'), default parameters",
     "gru": "RNNForecaster(cell='gru'), default parameters",
     "arima": "ARIMAForecaster(order='auto')",
+    "stl": "STLForecaster: STL/MSTL decomposition of the detected seasons, ARIMA on the "
+           "adjusted series",
     "markov": "MarkovForecaster(differences={differences})",
     "naive": "NaiveForecaster: the last value repeated (reference)",
     "seasonal": "NaiveForecaster(strategy='seasonal', season_length={season_length}): the last "
@@ -163,7 +165,7 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
 
     Parameters
     ----------
-    name : {"lstm", "gru", "arima", "markov", "naive", "seasonal"}
+    name : {"lstm", "gru", "arima", "stl", "markov", "naive", "seasonal"}
         ``"naive"`` repeats the last value, ``"seasonal"`` the last season.
     random_state : int, default=0
         Seed of the RNNs (the other models are deterministic).
@@ -206,6 +208,8 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
         if season_length is not None and season_length > 2:  # shorter: no Fourier pair fits
             params.setdefault("season_length", season_length)
         return ARIMAForecaster(order="auto", missing=missing, **params)
+    if name == "stl":
+        return STLForecaster(season_length=season_length or "auto", missing=missing)
     if name == "markov":
         return MarkovForecaster(differences=markov_differences, missing=missing)
     if name == "naive":

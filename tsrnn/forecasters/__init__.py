@@ -8,6 +8,7 @@ from .arima import ARIMAForecaster
 from .markov import MarkovForecaster
 from .naive import NaiveForecaster
 from .rnn import RNNForecaster
+from .stl import STLForecaster
 
 __all__ = ["BaseForecaster", "ARIMAForecaster", "MarkovForecaster", "NaiveForecaster",
-           "RNNForecaster"]
+           "RNNForecaster", "STLForecaster"]

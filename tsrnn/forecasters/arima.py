@@ -230,9 +230,12 @@ class ARIMAForecaster(BaseForecaster):
         Criterion minimised by the order search.
     max_p, max_d, max_q : int, default=3, 2, 3
         Largest orders the search tries.
-    test : {"kpss", "adf"}, default="kpss"
-        Stationarity test that picks ``d``: difference while KPSS rejects stationarity (or ADF
-        fails to reject a unit root) at level ``alpha``.
+    test : {"kpss", "adf"}, default="adf"
+        Stationarity test that picks ``d``: difference while ADF fails to reject a unit root
+        (or KPSS rejects stationarity) at level ``alpha``. ADF is the default because KPSS,
+        whose null is stationarity, rejects it on strongly autocorrelated stationary signals
+        such as pulse and pressure waves, and a differenced model of them forecasts worse
+        (``benchmarks/bench_accuracy.py`` compares with an AIC-chosen ARIMA(p, 0, q)).
     alpha : float, default=0.05
         Significance level of the stationarity test.
     max_fit_length : int, optional
@@ -313,7 +316,7 @@ class ARIMAForecaster(BaseForecaster):
 
     def __init__(self, order="auto", seasonal_order=None, season_length=None, harmonics="auto",
                  max_harmonics=6, trend=None, information_criterion="aic", max_p=3, max_d=2,
-                 max_q=3, test="kpss", alpha=0.05, max_fit_length=None, missing="raise"):
+                 max_q=3, test="adf", alpha=0.05, max_fit_length=None, missing="raise"):
         self.order = order
         self.seasonal_order = seasonal_order
         self.season_length = season_length
