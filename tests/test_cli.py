@@ -125,10 +125,24 @@ def test_compare_co2_runs_a_seasonal_reference_and_a_differenced_markov_chain(ca
     assert "seasonal" in comparison.PRESETS["co2"].models
 
 
-def test_seasonal_model_needs_a_season_length_outside_co2(capsys, hourly_csv):
-    code, _, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
-                       "--models", "seasonal", "--horizons", "3", "--origins", "2", "-q")
-    assert code == 1 and "--season-length" in err
+def test_compare_on_csv_uses_the_season_detected_in_the_training_part(capsys, hourly_csv):
+    code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                         "--models", "seasonal", "naive", "--horizons", "3", "--origins", "2")
+    assert code == 0, err
+    assert "season detected in the training part: 23.97 steps" in err
+    assert "season_length=24" in out
+    code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                         "--horizons", "3", "--origins", "2", "--models", "naive", "-q")
+    assert code == 0 and "seasonal" not in out  # only the default list gains the reference
+
+
+def test_seasonal_model_needs_a_season_length_outside_co2(capsys, hourly_csv, tmp_path):
+    walk = np.cumsum(np.random.default_rng(5).normal(size=300))
+    path = tmp_path / "walk.csv"
+    pd.DataFrame({"t": np.arange(300), "value": walk}).to_csv(path, index=False)
+    code, _, err = run(capsys, "compare", "--csv", path, "--column", "value",
+                       "--models", "seasonal", "--horizons", "3", "--origins", "2")
+    assert code == 1 and "--season-length" in err and "no season detected" in err
     code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
                          "--models", "seasonal", "naive", "--season-length", "24",
                          "--horizons", "3", "--origins", "2", "-q")
@@ -355,6 +369,12 @@ def test_season_length_makes_the_csv_arima_seasonal(capsys, hourly_csv):
     code, out, err = run(capsys, *common, "--season-length", "24")
     assert code == 0, err
     assert "Fourier pair" in out and "ARIMAForecaster(season_length=24)" in out
-    code, out, err = run(capsys, *common)
+    code, out, err = run(capsys, *common)  # the season detected in the training part
     assert code == 0, err
-    assert "arima: order by AIC over p <= 0, q <= 0 (d by KPSS)" in out
+    assert "Fourier pair" in out and "ARIMAForecaster(season_length=23.97)" in out
+    walk = np.cumsum(np.random.default_rng(5).normal(size=300))
+    path = hourly_csv.parent / "walk.csv"
+    pd.DataFrame({"t": np.arange(300), "value": walk}).to_csv(path, index=False)
+    code, out, err = run(capsys, "compare", "--csv", path, "--column", "value", *common[5:])
+    assert code == 0, err
+    assert "arima: order by AIC over p <= 0, q <= 0 (d by ADF)" in out

@@ -99,6 +99,21 @@ def _compare_data(args, log):
     return preset.load(), preset, preset.description
 
 
+def _detected_season(y, train_fraction, log):
+    """The shortest season :func:`~tsrnn.seasonality.detect_season` finds in the training
+    part of ``y`` (None without one), logged."""
+    from tsrnn.seasonality import detect_season
+
+    n_train = int(round(len(y) * train_fraction))
+    seasons = detect_season(y.iloc[:n_train])
+    if not seasons:
+        log("no season detected in the training part (give --season-length N to set one)")
+        return None
+    log(f"season detected in the training part: {seasons[0]:g} steps (the seasonal naive "
+        f"model repeats {int(round(seasons[0]))}; --season-length N sets it)")
+    return seasons[0]
+
+
 def _cmd_compare(args):
     log = _logger(args)
     _check_plot(args.plot)
@@ -107,7 +122,10 @@ def _cmd_compare(args):
     y, preset, title = _compare_data(args, log)
     horizons = args.horizons if args.horizons else preset.horizons
     season_length = args.season_length or preset.season_length
-    default = list(preset.models) + (["seasonal"] if args.season_length is not None else [])
+    if season_length is None and args.csv is not None:
+        season_length = _detected_season(y, args.train_fraction, log)
+    seasonal = season_length is not None and preset.season_length is None
+    default = list(preset.models) + (["seasonal"] if seasonal else [])
     models = resolve_models(args.models, season_length, default)
     log(f"tsrnn compare: {title}; models {', '.join(models)}; horizons "
         f"{', '.join(str(h) for h in sorted(set(horizons)))}; {args.origins} origins")

@@ -216,7 +216,7 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
         return NaiveForecaster(strategy="last", missing=missing)
     if name == "seasonal":
         require_season(season_length)
-        return NaiveForecaster(strategy="seasonal", season_length=season_length,
+        return NaiveForecaster(strategy="seasonal", season_length=int(round(season_length)),
                                missing=missing)
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
 
@@ -319,7 +319,8 @@ def _arima_note(model, n_train, freq=None):
         text = _seasonal_arima_text(model, freq)
     else:
         max_p, max_q = params["max_p"], params["max_q"]
-        text = f"arima: order by AIC over p <= {max_p}, q <= {max_q} (d by KPSS)"
+        test = params["test"].upper()
+        text = f"arima: order by AIC over p <= {max_p}, q <= {max_q} (d by {test})"
     length = params["max_fit_length"]
     if length is not None and length < n_train:
         text += (f", fitted on the last {length:,} training observations only (statsmodels is "
@@ -557,7 +558,7 @@ def _notes(y, models, fitted, protocol, random_state, markov_differences, season
     if "seasonal" in models:
         span = describe_steps(season_length, freq)
         notes.append(f"seasonal naive: NaiveForecaster(strategy='seasonal', season_length="
-                     f"{season_length}), the value one season{f' ({span})' if span else ''} "
+                     f"{int(round(season_length))}), the value one season{f' ({span})' if span else ''} "
                      f"before.")
     return notes
 

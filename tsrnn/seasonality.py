@@ -57,12 +57,17 @@ def _acf(x, nlags):
 def _significant_peaks(r, n, alpha):
     """Lags of prominent ACF peaks above Bartlett's bound, ascending; the bound is taken at
     level alpha / (number of lags) (Bonferroni), so that white noise passes with probability
-    about 1 - alpha however many lags are searched."""
+    about 1 - alpha however many lags are searched. The null is an MA(q) process whose q is
+    the lag where the ACF first reaches zero: a cycle's own correlations beyond it are what
+    is tested, not part of the null (else a strong cycle raises the bound above its peaks)."""
     from scipy.signal import find_peaks
     from scipy.stats import norm
 
     z = norm.ppf(1 - alpha / (2 * (r.size - 1)))
-    bound = z * np.sqrt((1 + 2 * np.cumsum(r[1:] ** 2)) / n)
+    crossing = np.flatnonzero(r[1:] <= 0)
+    q = int(crossing[0]) if crossing.size else r.size - 1
+    squares = np.cumsum(r[1:] ** 2)
+    bound = z * np.sqrt((1 + 2 * squares[np.minimum(np.arange(r.size - 1), q)]) / n)
     peaks, _ = find_peaks(r[1:], prominence=_MIN_PROMINENCE)
     lags = peaks + 1
     return [int(lag) for lag in lags if r[lag] > bound[lag - 1]]
