@@ -716,7 +716,7 @@ def test_update_with_the_wrong_structure_raises(fitted):
 def test_random_state_makes_fits_bit_identical():
     y = sine(200)
     options = dict(cell="lstm", teacher_forcing=0.6, early_stopping=True, max_epochs=3,
-                   validation_fraction=0.2, num_layers=2, dropout=0.2)
+                   validation_fraction=0.2, num_layers=2, dropout=0.2, season_length=None)
     a, b = fast(**options).fit(y), fast(**options).fit(y)
     assert_same_weights(weights(a), weights(b))
     assert a.loss_curve_ == b.loss_curve_ and a.validation_scores_ == b.validation_scores_
