@@ -12,8 +12,9 @@ from sklearn.exceptions import NotFittedError
 from tsrnn import RNNForecaster
 from tsrnn.forecasters.rnn import VALIDATION_ORIGINS
 
+# one network: these tests look at its weights and states (ensembles: test_ensembles.py)
 FAST = dict(hidden_size=4, max_epochs=2, batch_size=4, tbptt=10, free_run=5,
-            early_stopping=False, random_state=0)
+            early_stopping=False, random_state=0, n_models=1)
 
 
 def fast(**options):
@@ -763,7 +764,7 @@ def test_early_stopping_keeps_the_best_weights_and_scores_them_as_predict_would(
                           free_run=5, learning_rate=learning_rate, validation_fraction=fraction,
                           validation_horizon=horizon, context_length=context_length,
                           n_iter_no_change=100, tol=0.0, dtype="float64",
-                          random_state=0).fit(y, X)
+                          random_state=0, n_models=1).fit(y, X)
         if f.best_iteration_ < f.n_iter_:
             break
     else:

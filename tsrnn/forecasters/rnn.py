@@ -1,6 +1,7 @@
 """RNNForecaster: a recurrent network (LSTM, GRU or vanilla RNN) as a scikit-learn style forecaster."""
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,7 +10,7 @@ from tqdm.auto import tqdm
 from tsrnn._checks import (boolean, check_dtype, check_int, check_real, integer, option,
                            real)
 from tsrnn._representation import Level, SeasonalChange, representation_from_config
-from tsrnn._threads import blas_single_threaded
+from tsrnn._threads import blas_single_threaded, get_num_threads
 from tsrnn.io import label_from_json, label_to_json, read_model, write_model
 from tsrnn.nn.losses import LOSSES
 from tsrnn.nn.network import CELLS, RecurrentNetwork
@@ -173,6 +174,12 @@ class RNNForecaster(BaseForecaster):
         of about ``n_iter_no_change`` extra epochs. Without early
         stopping a detected season is not used and a given one always is. ``representation_``
         says which was kept; series shorter than three seasons use the level only.
+    n_models : int, default=2
+        Networks trained side by side from independent seeds (drawn from ``random_state``);
+        the forecast is their mean. Members train in threads (the kernels release the GIL),
+        so on a machine with two or more cores two members cost about the time of one; the
+        average is steadier across seeds than any one network (``benchmarks/bench_accuracy.py``
+        reports the spread over seeds).
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, numpy.random.Generator or None, default=None
         Makes fits reproducible (bit-identical on the same machine).
@@ -184,7 +191,12 @@ class RNNForecaster(BaseForecaster):
     Attributes
     ----------
     network_ : RecurrentNetwork
-        The trained network; ``network_.rnn.state_dict()`` loads into ``torch.nn.LSTM`` etc.
+        The trained network (of the first member when ``n_models > 1``; likewise the history
+        attributes below); ``network_.rnn.state_dict()`` loads into ``torch.nn.LSTM`` etc.
+    members_ : list of RNNForecaster
+        With ``n_models > 1``: the members, each holding one network, its representation,
+        history and states (they are used through this forecaster, which holds the scaling
+        and the index).
     loss_curve_ : list of float
         Mean training loss per epoch (standardised units).
     validation_scores_ : list of float or None
@@ -224,7 +236,7 @@ class RNNForecaster(BaseForecaster):
                  teacher_forcing=1.0, free_run=36, context_length=None, dropout=0.0,
                  initial_state="zeros", early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, validation_horizon=None, warm_start=False,
-                 season_length="auto", dtype="float32", random_state=None, verbose=0,
+                 season_length="auto", n_models=2, dtype="float32", random_state=None, verbose=0,
                  missing="raise"):
         self.cell = cell
         self.hidden_size = hidden_size
@@ -252,6 +264,7 @@ class RNNForecaster(BaseForecaster):
         self.validation_horizon = validation_horizon
         self.warm_start = warm_start
         self.season_length = season_length
+        self.n_models = n_models
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -285,6 +298,7 @@ class RNNForecaster(BaseForecaster):
         "validation_horizon": integer(1, allow_none=True),
         "warm_start": boolean(),
         "season_length": check_season_length,
+        "n_models": integer(1),
         "dtype": _dtype_constraint,
         "random_state": _random_state_constraint,
         "verbose": integer(0),
@@ -336,7 +350,7 @@ class RNNForecaster(BaseForecaster):
             if first:
                 self._store_fit_state(data)
             ys, Xs = self._scaled_fit_data(data)
-            self._train(ys, Xs, epochs=1, incremental=True)
+            self._train_members(ys, Xs, epochs=1, incremental=True)
             self.layouts_ = list(data.layouts)
 
         self._transaction(train_one_epoch)
@@ -344,7 +358,53 @@ class RNNForecaster(BaseForecaster):
 
     def _fit_core(self, ys, Xs):
         continuing = self.warm_start and hasattr(self, "network_")
-        self._train(ys, Xs, epochs=self.max_epochs, incremental=continuing)
+        self._train_members(ys, Xs, epochs=self.max_epochs, incremental=continuing)
+
+    # ------------------------------------------------------------------ ensembles
+    def _members(self):
+        """The fitted networks whose forecasts are averaged (the forecaster itself for one)."""
+        return getattr(self, "members_", None) or [self]
+
+    def _train_members(self, ys, Xs, epochs, incremental):
+        """Train ``n_models`` members side by side in threads (the kernels release the GIL)."""
+        if self.n_models == 1:
+            self.__dict__.pop("members_", None)
+            self._train(ys, Xs, epochs, incremental)
+            return
+        continuing = incremental and len(getattr(self, "members_", ())) == self.n_models
+        if continuing:  # copies: a failure must leave the fitted members as they were
+            members = [copy.copy(member).set_params(**self._member_params(member.random_state))
+                       for member in self.members_]
+        else:
+            members = self._new_members()
+        workers = max(1, min(self.n_models, get_num_threads()))
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(member._train, ys, Xs, epochs, continuing)
+                       for member in members]
+            for future in futures:
+                future.result()
+        self._adopt(members)
+
+    def _new_members(self):
+        """Unfitted members with independent seeds drawn from ``random_state``."""
+        seeds = np.random.SeedSequence(
+            np.random.default_rng(self.random_state).integers(2**63)).spawn(self.n_models)
+        members = [type(self)(**self._member_params(seed)) for seed in seeds]
+        members[0].set_params(verbose=self.verbose)  # one progress bar
+        return members
+
+    def _member_params(self, seed):
+        return {**self.get_params(), "n_models": 1, "verbose": 0, "random_state": seed}
+
+    def _adopt(self, members):
+        """Keep ``members``; the attributes describing the network are the first member's."""
+        self.members_ = members
+        first = members[0]
+        for name in ("network_", "representation_", "seasons_", "optimizer_state_",
+                     "loss_curve_", "validation_scores_", "initial_validation_score_",
+                     "best_validation_score_", "best_iteration_", "n_iter_"):
+            setattr(self, name, getattr(first, name))
+        self.__dict__.pop("end_states_", None)
 
     def _representations(self, ys, validated):
         """The representations to race: the level, and the seasonal change of each season
@@ -438,8 +498,9 @@ class RNNForecaster(BaseForecaster):
 
     def _race(self, candidates, epochs, progress):
         """Train every candidate with early stopping; the best validation score wins (the
-        level on ties). A representation that does not help stops after ``n_iter_no_change``
-        epochs, so the race costs little more than one fit where a season is useless."""
+        level on ties). Each runs its full course: the level network of a quasi-periodic
+        signal can improve slowly and unevenly for many epochs before it overtakes a
+        seasonal one, and cutting it short picked the worse model."""
         for candidate in candidates:
             if candidate.validation is not None:
                 self._score_initial(candidate)
@@ -576,34 +637,17 @@ class RNNForecaster(BaseForecaster):
         >>> g = RNNForecaster.load("model.tsrnn")  # doctest: +SKIP
         """
         self._check_fitted()
-        base_header, arrays = self._base_state()
-        network = self.network_
+        base_header, base_arrays = self._base_state()
+        members = self._members()
         header = {
             "class": type(self).__name__,
             "params": {name: label_to_json(value) for name, value in self.get_params().items()},
             "base": base_header,
-            "network": network.config(),
-            "representation": self.representation_.config(),
-            "seasons": list(self.seasons_),
-            "history": {"loss_curve": self.loss_curve_,
-                        "validation_scores": self.validation_scores_,
-                        "best_validation_score": self.best_validation_score_,
-                        "initial_validation_score": self.initial_validation_score_,
-                        "n_iter": self.n_iter_, "best_iteration": self.best_iteration_},
-            "optimizer": {name: value for name, value in self.optimizer_state_.items()
-                          if not isinstance(value, list)},
+            "members": [_member_header(member) for member in members],
         }
-        arrays = {f"base/{name}": value for name, value in arrays.items()}
-        arrays.update({f"network/{name}": value for name, value in network.state_dict().items()})
-        for name, value in self.optimizer_state_.items():
-            if isinstance(value, list):
-                arrays.update({f"optimizer/{name}/{i}": a for i, a in enumerate(value)})
-        for i, (state, last, known) in enumerate(self.end_states_):
-            parts = state if network.has_cell_state else (state,)
-            for part_name, part in zip("hc", parts):
-                arrays[f"state/{i}/{part_name}"] = part
-            arrays[f"state/{i}/last"] = last
-            arrays[f"state/{i}/known"] = known
+        arrays = {f"base/{name}": value for name, value in base_arrays.items()}
+        for k, member in enumerate(members):
+            arrays.update(_member_arrays(member, f"m{k}/"))
         write_model(path, header, arrays)
 
     @classmethod
@@ -623,39 +667,21 @@ class RNNForecaster(BaseForecaster):
         forecaster = cls(**params)
         base = {k[5:]: v for k, v in arrays.items() if k.startswith("base/")}
         forecaster._restore_base_state(header["base"], base)
-        network = RecurrentNetwork.from_config(header["network"])
-        network.load_state_dict({k[8:]: v for k, v in arrays.items()
-                                 if k.startswith("network/")})
-        forecaster.network_ = network
-        forecaster.representation_ = representation_from_config(header["representation"])
-        forecaster.seasons_ = tuple(header["seasons"])
-        history = header["history"]
-        forecaster.loss_curve_ = history["loss_curve"]
-        forecaster.validation_scores_ = history["validation_scores"]
-        forecaster.best_validation_score_ = history["best_validation_score"]
-        forecaster.initial_validation_score_ = history["initial_validation_score"]
-        forecaster.n_iter_ = history["n_iter"]
-        forecaster.best_iteration_ = history["best_iteration"]
-        optimizer = dict(header["optimizer"])
-        lists = {}
-        for key in arrays:
-            if key.startswith("optimizer/"):
-                _, name, index = key.split("/")
-                lists.setdefault(name, {})[int(index)] = arrays[key]
-        for name, items in lists.items():
-            optimizer[name] = [items[i] for i in range(len(items))]
-        forecaster.optimizer_state_ = optimizer
-        states = []
-        for i in range(forecaster.n_series_):
-            h = arrays[f"state/{i}/h"]
-            state = (h, arrays[f"state/{i}/c"]) if network.has_cell_state else h
-            states.append((state, arrays[f"state/{i}/last"], arrays[f"state/{i}/known"]))
-        forecaster.end_states_ = states
+        members = []
+        for k, member_header in enumerate(header["members"]):
+            member = (forecaster if len(header["members"]) == 1
+                      else cls(**{**params, "n_models": 1}))
+            member.n_series_ = forecaster.n_series_
+            _restore_member(member, member_header, arrays, f"m{k}/")
+            members.append(member)
+        if len(members) > 1:
+            forecaster._adopt(members)
         return forecaster
 
     # ------------------------------------------------------------------ state plumbing
     def _min_context_length(self):
-        return getattr(self, "representation_", Level()).offset + 1
+        return max(getattr(member, "representation_", Level()).offset + 1
+                   for member in self._members())
 
     def _known_tail(self, y):
         """The values decoding needs after ``y``: its last ``memory`` values (at least one)."""
@@ -709,6 +735,14 @@ class RNNForecaster(BaseForecaster):
         return np.asarray(y[:, 0, :], np.float64)
 
     def _predict_core(self, horizon, Xs_future, contexts):
+        members = self._members()
+        if len(members) == 1:
+            return self._predict_member(horizon, Xs_future, contexts, self.context_length)
+        outputs = [m._predict_member(horizon, Xs_future, contexts, self.context_length)
+                   for m in members]
+        return [np.mean(forecasts, axis=0) for forecasts in zip(*outputs)]
+
+    def _predict_member(self, horizon, Xs_future, contexts, context_length):
         # One row at a time: every product is small enough for the kernels' own loops, so BLAS
         # (and the cost of limiting its threads, about 50 us a call) stays out of forecasts.
         outputs = []
@@ -722,15 +756,24 @@ class RNNForecaster(BaseForecaster):
             y_ctx, X_ctx = context.y, context.X
             z = representation.encode(y_ctx)
             X_z = None if X_ctx is None else X_ctx[representation.offset:]
-            if self.context_length is not None:
-                z = z[-self.context_length:]
-                X_z = None if X_z is None else X_z[-self.context_length:]
+            if context_length is not None:
+                z = z[-context_length:]
+                X_z = None if X_z is None else X_z[-context_length:]
             X = None if Xs_future is None else Xs_future[i]
-            outputs.append(self._forecast(self._warm_state(z, X_z), z[-1], self._known_tail(y_ctx),
-                                          horizon, X))
+            outputs.append(self._forecast(self._warm_state(z, X_z), z[-1],
+                                          self._known_tail(y_ctx), horizon, X))
         return outputs
 
     def _update_core(self, ys, Xs):
+        if len(self._members()) > 1:
+            members = [copy.copy(member) for member in self.members_]
+            for member in members:
+                member._update_member(ys, Xs)
+            self.members_ = members
+            return
+        self._update_member(ys, Xs)
+
+    def _update_member(self, ys, Xs):
         states = []
         for i, y in enumerate(ys):
             state, last, known = self.end_states_[i]
@@ -740,3 +783,63 @@ class RNNForecaster(BaseForecaster):
             state = self._advance(state, inputs, None if Xs is None else Xs[i])
             states.append((state, z[-1].copy(), self._known_tail(seen)))
         self.end_states_ = states
+
+
+# ---------------------------------------------------------------------------------------------
+# Files: one member (a network, its representation, history, optimiser and states) at a time
+# ---------------------------------------------------------------------------------------------
+_HISTORY = ("loss_curve", "validation_scores", "best_validation_score",
+            "initial_validation_score", "n_iter", "best_iteration")
+
+
+def _member_header(member):
+    return {
+        "network": member.network_.config(),
+        "representation": member.representation_.config(),
+        "seasons": list(member.seasons_),
+        "history": {name: getattr(member, f"{name}_") for name in _HISTORY},
+        "optimizer": {name: value for name, value in member.optimizer_state_.items()
+                      if not isinstance(value, list)},
+    }
+
+
+def _member_arrays(member, prefix):
+    network = member.network_
+    arrays = {f"{prefix}network/{name}": value for name, value in network.state_dict().items()}
+    for name, value in member.optimizer_state_.items():
+        if isinstance(value, list):
+            arrays.update({f"{prefix}optimizer/{name}/{i}": a for i, a in enumerate(value)})
+    for i, (state, last, known) in enumerate(member.end_states_):
+        parts = state if network.has_cell_state else (state,)
+        for part_name, part in zip("hc", parts):
+            arrays[f"{prefix}state/{i}/{part_name}"] = part
+        arrays[f"{prefix}state/{i}/last"] = last
+        arrays[f"{prefix}state/{i}/known"] = known
+    return arrays
+
+
+def _restore_member(member, header, arrays, prefix):
+    network = RecurrentNetwork.from_config(header["network"])
+    start = len(prefix) + len("network/")
+    network.load_state_dict({k[start:]: v for k, v in arrays.items()
+                             if k.startswith(f"{prefix}network/")})
+    member.network_ = network
+    member.representation_ = representation_from_config(header["representation"])
+    member.seasons_ = tuple(header["seasons"])
+    for name in _HISTORY:
+        setattr(member, f"{name}_", header["history"][name])
+    optimizer, lists = dict(header["optimizer"]), {}
+    for key in arrays:
+        if key.startswith(f"{prefix}optimizer/"):
+            _, name, index = key[len(prefix):].split("/")
+            lists.setdefault(name, {})[int(index)] = arrays[key]
+    for name, items in lists.items():
+        optimizer[name] = [items[i] for i in range(len(items))]
+    member.optimizer_state_ = optimizer
+    states = []
+    for i in range(member.n_series_):
+        h = arrays[f"{prefix}state/{i}/h"]
+        state = (h, arrays[f"{prefix}state/{i}/c"]) if network.has_cell_state else h
+        states.append((state, arrays[f"{prefix}state/{i}/last"],
+                       arrays[f"{prefix}state/{i}/known"]))
+    member.end_states_ = states
