@@ -177,8 +177,8 @@ class RNNForecaster(BaseForecaster):
     n_models : int, default=2
         Networks trained side by side from independent seeds (drawn from ``random_state``);
         the forecast is their mean. Members train in threads (the kernels release the GIL),
-        so on a machine with two or more cores two members cost about the time of one; the
-        average is steadier across seeds than any one network (``benchmarks/bench_accuracy.py``
+        at most ``tsrnn.get_num_threads()`` at once, so spare cores absorb the extra members.
+        An average is steadier across seeds than one network (``benchmarks/bench_accuracy.py``
         reports the spread over seeds).
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, numpy.random.Generator or None, default=None
@@ -475,9 +475,7 @@ class RNNForecaster(BaseForecaster):
         offset = representation.offset
         ends = starts or [len(y) for y in ys]
         if any(end - offset < MIN_ENCODED_VALUES for end in ends):
-            if isinstance(representation, Level):
-                raise ValueError(f"the training data is too short: {min(ends)} values")
-            return None
+            return None  # a seasonal one only: the level has offset 0 and fit needs 3 values
         representation.fit_scale([y[:end] for y, end in zip(ys, ends)])
         validation = None
         if starts is not None:
@@ -516,14 +514,12 @@ class RNNForecaster(BaseForecaster):
         candidate.best_state = candidate.network.state_dict()
 
     def _run_epochs(self, candidate, epochs, progress):
-        """Up to ``epochs`` more passes with early stopping on the candidate's validation."""
+        """Up to ``epochs`` passes with early stopping on the candidate's validation."""
         trainer, history = candidate.trainer, candidate.history
-        total = self.max_epochs
-        for _ in range(max(0, epochs)):
+        for epoch in range(epochs):
             if history.no_improvement >= self.n_iter_no_change:
                 break
-            epoch = len(history.loss_curve)
-            rate = trainer.teacher_rate(epoch, total)
+            rate = trainer.teacher_rate(epoch, epochs)
             history.loss_curve.append(trainer.epoch(candidate.lanes, rate, progress))
             if not np.isfinite(history.loss_curve[-1]):
                 raise FloatingPointError(
@@ -561,11 +557,14 @@ class RNNForecaster(BaseForecaster):
             self.best_iteration_ = previous if validated else None
         self.n_iter_ = previous + len(history.loss_curve)
 
-    def _effective_batch(self, ys, min_windows=10):
+    def _effective_batch(self, ys):
+        """Streams side by side for series ``ys``: see :meth:`_effective_batch_of`."""
+        return self._effective_batch_of([len(y) for y in ys])
+
+    def _effective_batch_of(self, lengths, min_windows=10):
         """Streams side by side: at most batch_size, so that each spans >= min_windows windows."""
         k1 = self._tbptt()[0]
-        total = sum(len(y) for y in ys)
-        return int(max(1, min(self.batch_size, total // (min_windows * k1))))
+        return int(max(1, min(self.batch_size, sum(lengths) // (min_windows * k1))))
 
     def _compatible_copy(self, n_targets, n_exog, dtype):
         """A copy of the current network (training must not touch a fitted model in place)."""
@@ -606,8 +605,8 @@ class RNNForecaster(BaseForecaster):
         """Multi-step forecasts from the held-out tails (None if no origin fits)."""
         tail = min(len(y) - start for y, start in zip(ys, starts))
         horizon = self._validation_horizon(tail)
-        train = [representation.encode(y[:start]) for y, start in zip(ys, starts)]
-        lane_length = -(-sum(len(z) for z in train) // self._effective_batch(train))
+        lengths = [start - representation.offset for start in starts]
+        lane_length = -(-sum(lengths) // self._effective_batch_of(lengths))
         warmup = self.context_length or min(lane_length, VALIDATION_WARMUP)
         try:
             return ForecastValidation(ys, Xs, starts, horizon, warmup,
