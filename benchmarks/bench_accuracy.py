@@ -42,7 +42,7 @@ import pandas as pd
 
 import tsrnn
 from tsrnn._threads import blas_single_threaded
-from tsrnn.comparison import choose_markov_differences, fit_timed, make_forecaster
+from tsrnn.comparison import fit_timed, make_forecaster
 from tsrnn.datasets import load_co2, load_ecg, load_icu
 from tsrnn.forecasters import BaseForecaster, RNNForecaster
 from tsrnn.metrics import mae, naive_scale, scaled_error
@@ -167,7 +167,6 @@ class AicArima(BaseForecaster):
 def default_models(signal, train):
     """The compared models: name -> (factory(seed) -> forecaster, seeded)."""
     missing = "interpolate" if train.isna().any() else "raise"
-    differences = choose_markov_differences(train)
     models = {
         "lstm": (lambda seed: RNNForecaster(cell="lstm", random_state=seed, missing=missing),
                  True),
@@ -178,8 +177,7 @@ def default_models(signal, train):
         "arima-aic": (lambda seed: AicArima(missing=missing), False),
         "stl": (lambda seed: make_forecaster("stl", missing=missing,
                                              season_length=signal.season), False),
-        "markov": (lambda seed: make_forecaster("markov", missing=missing,
-                                                markov_differences=differences), False),
+        "markov": (lambda seed: make_forecaster("markov", missing=missing), False),
         "naive": (lambda seed: make_forecaster("naive", missing=missing), False),
     }
     if signal.season is not None:

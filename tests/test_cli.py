@@ -120,7 +120,7 @@ def test_compare_co2_runs_a_seasonal_reference_and_a_differenced_markov_chain(ca
     assert [line.split()[:2] for line in out.splitlines() if "seasonal naive" in line][:2] \
         == [["seasonal", "naive"], ["seasonal", "naive"]]
     assert "season_length=52), the value one season (52 weeks) before" in out
-    assert "MarkovForecaster(differences=1)" in out
+    assert "over increments (differences=1)" in out
     assert comparison.PRESETS["co2"].season_length == 52
     assert "seasonal" in comparison.PRESETS["co2"].models
 
@@ -170,7 +170,7 @@ def test_forecast_with_markov_follows_a_trend_in_the_file(capsys, tmp_path):
     code, out, err = run(capsys, "forecast", path, "--column", "v", "--horizon", 20,
                          "--model", "markov")
     assert code == 0, err
-    assert "MarkovForecaster(differences=1)" in err
+    assert "over increments (differences=1)" in err
     forecast = pd.read_csv(pd.io.common.StringIO(out))["v"].to_numpy()
     assert forecast[-1] > values.max() + 5  # a chain over levels would stay below the maximum
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tsrnn.forecasters import NaiveForecaster
 from tsrnn.forecasters.markov import MarkovForecaster
 
 # States 0, 1, 2 with uniform bins on values 0, 1, 2 (bin i holds exactly the value i).
@@ -269,3 +270,72 @@ def test_differenced_chain_keeps_one_last_value_per_series_and_column():
     first, second = f.predict(2)
     assert np.allclose(first["x"], [10.0, 11.0]) and np.allclose(first["y"], [20.0, 22.0])
     assert np.allclose(second["x"], [40.0, 39.0]) and np.allclose(second["y"], [7.0, 7.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# automatic differences and bins
+# ---------------------------------------------------------------------------------------------
+def smooth_slow_signal(n=3000, seed=0):
+    """A slowly varying sensor-like signal: a moving average of noise plus a slow wave."""
+    noise = np.random.default_rng(seed).normal(size=n + 199)
+    return 10.0 * np.convolve(noise, np.ones(200) / 200, "valid") + np.sin(np.arange(n) / 300)
+
+
+def mean_error(model, y, n_train, horizon=10, n_origins=20):
+    origins = np.linspace(n_train, y.size - horizon, n_origins).astype(int)
+    return np.mean([np.abs(model.predict(horizon, context=y[:o]) - y[o:o + horizon]).mean()
+                    for o in origins])
+
+
+def test_auto_configuration_follows_a_smooth_signal_as_closely_as_the_last_value():
+    y = smooth_slow_signal()
+    n_train = 2400
+    auto = MarkovForecaster().fit(y[:n_train])
+    fixed = MarkovForecaster(n_states=16, differences=0).fit(y[:n_train])
+    naive = NaiveForecaster().fit(y[:n_train])
+    assert auto.differences_ == 1
+    assert mean_error(auto, y, n_train) < 1.1 * mean_error(naive, y, n_train)
+    assert mean_error(fixed, y, n_train) > 1.5 * mean_error(naive, y, n_train)
+
+
+def test_auto_configuration_keeps_levels_for_noise_around_a_mean():
+    noise = np.random.default_rng(1).normal(size=800)
+    model = MarkovForecaster().fit(noise)
+    assert model.differences_ == 0
+    assert len(model.validation_scores_) == 10
+    best = min(model.validation_scores_, key=model.validation_scores_.get)
+    assert best[0] == model.differences_
+    assert model.n_states_[0] <= best[1]
+
+
+def test_given_parameters_are_not_validated_and_only_auto_ones_are_searched():
+    y = smooth_slow_signal(600)
+    assert MarkovForecaster(n_states=8, differences=1).fit(y).validation_scores_ == {}
+    searched = MarkovForecaster(differences=1).fit(y).validation_scores_
+    assert sorted(searched) == [(1, 4), (1, 8), (1, 16), (1, 32), (1, 64)]
+
+
+def test_a_series_too_short_to_validate_on_falls_back_to_fixed_values():
+    short = np.array([1.0, 2.0, 1.0, 3.0, 2.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0])
+    model = MarkovForecaster().fit(short)
+    assert (model.differences_, model.validation_scores_) == (0, {})
+    assert MarkovForecaster(differences=1).fit(short).differences_ == 1
+    assert np.isfinite(model.predict(3)).all()
+
+
+def test_auto_configuration_validates_every_series_of_a_list():
+    series = [smooth_slow_signal(500, seed) for seed in range(3)]
+    model = MarkovForecaster().fit(series)
+    assert model.differences_ == 1
+    assert len(model.predict(2, context=series)) == 3
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"n_states": "many"}, "n_states must be 'auto' or an integer"),
+    ({"n_states": 0}, "n_states"),
+    ({"differences": 2}, "differences"),
+    ({"differences": "yes"}, "differences must be 'auto' or 0 or 1"),
+])
+def test_invalid_automatic_parameters_are_refused(params, match):
+    with pytest.raises(ValueError, match=match):
+        MarkovForecaster(**params).fit(np.arange(50.0))

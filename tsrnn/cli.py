@@ -28,7 +28,7 @@ import pandas as pd
 
 from tsrnn._threads import single_threaded_blas
 from tsrnn.comparison import (DEFAULT_CONTEXT, DEFAULT_ORIGINS, DEFAULT_TRAIN_FRACTION,
-                              MODEL_NAMES, PRESETS, choose_markov_differences, describe_model,
+                              MODEL_NAMES, PRESETS, describe_fitted, describe_model,
                               fit_timed, format_comparison, make_forecaster, resolve_models,
                               run_comparison)
 from tsrnn.datasets import read_csv_series
@@ -152,11 +152,10 @@ def _cmd_compare(args):
 
 def _model(args, y_train, missing):
     """The forecaster ``--model`` names, set up as ``compare`` sets it up for a CSV column."""
-    differences = choose_markov_differences(y_train) if args.model == "markov" else 0
     return make_forecaster(args.model, random_state=args.seed, missing=missing,
                            verbose=0 if args.quiet else 1,
                            arima_params=_arima_params(args, PRESETS["csv"]),
-                           season_length=args.season_length, markov_differences=differences)
+                           season_length=args.season_length)
 
 
 def _fit_logged(model, y, name, log):
@@ -166,6 +165,9 @@ def _fit_logged(model, y, name, log):
     for line in lines:
         log(f"warning: {line}")
     log(f"fitted in {seconds:.1f} s")
+    chosen = describe_fitted(name, model)
+    if chosen:
+        log(chosen)
     return model
 
 

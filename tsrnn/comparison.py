@@ -26,7 +26,7 @@ from tsrnn.metrics import mae, naive_scale, scaled_error, smape
 from tsrnn.model_selection import backtest, rolling_origins
 
 __all__ = ["run_comparison", "format_comparison", "make_forecaster", "describe_model",
-           "choose_markov_differences", "fit_timed", "resolve_models", "require_season",
+           "choose_markov_differences", "describe_fitted", "fit_timed", "resolve_models", "require_season",
            "ComparisonResult", "DEFAULT_ORIGINS", "DEFAULT_CONTEXT", "DEFAULT_TRAIN_FRACTION",
            "Preset", "PRESETS", "MODEL_NAMES", "MODEL_LABELS"]
 
@@ -42,7 +42,7 @@ _DESCRIPTIONS = {
     "arima": "ARIMAForecaster(order='auto')",
     "stl": "STLForecaster: STL/MSTL decomposition of the detected seasons, ARIMA on the "
            "adjusted series",
-    "markov": "MarkovForecaster(differences={differences})",
+    "markov": "MarkovForecaster(differences={differences!r}, n_states={n_states!r})",
     "naive": "NaiveForecaster: the last value repeated (reference)",
     "seasonal": "NaiveForecaster(strategy='seasonal', season_length={season_length}): the last "
                 "season repeated",
@@ -157,7 +157,7 @@ def resolve_models(models, season_length=None, default=MODEL_NAMES):
 
 
 def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_params=None,
-                    season_length=None, markov_differences=0):
+                    season_length=None, markov_differences="auto"):
     """Create one of the compared forecasters by name.
 
     The RNNs get only ``cell``, ``random_state`` and the non-modelling options ``missing`` and
@@ -179,8 +179,8 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
         Period of ``"seasonal"`` (required for it), and of ``"arima"``'s Fourier terms unless
         ``arima_params`` gives a ``season_length``: with a season longer than 2 steps, ARIMA is
         a dynamic harmonic regression (see :class:`~tsrnn.ARIMAForecaster`).
-    markov_differences : {0, 1}, default=0
-        ``differences`` of ``"markov"``: see :func:`choose_markov_differences`.
+    markov_differences : {"auto", 0, 1}, default="auto"
+        ``differences`` of ``"markov"`` (see :class:`~tsrnn.MarkovForecaster`).
 
     Returns
     -------
@@ -228,7 +228,7 @@ def describe_model(name, model):
     --------
     >>> from tsrnn.comparison import describe_model, make_forecaster
     >>> describe_model("markov", make_forecaster("markov", markov_differences=1))
-    'MarkovForecaster(differences=1)'
+    "MarkovForecaster(differences=1, n_states='auto')"
     >>> describe_model("arima", make_forecaster("arima", season_length=12))
     "ARIMAForecaster(order='auto', season_length=12, harmonics='auto')"
     """
@@ -328,12 +328,30 @@ def _arima_note(model, n_train, freq=None):
     return text + "."
 
 
-def _markov_note(differences, alpha=0.05):
-    if differences:
-        return (f"markov: MarkovForecaster(differences=1): KPSS rejects a stationary level of "
-                f"the training part at {100 * alpha:g} %, so the chain's states are increments.")
-    return (f"markov: MarkovForecaster with its default parameters (differences=0: KPSS does "
-            f"not reject a stationary level of the training part at {100 * alpha:g} %).")
+def describe_fitted(name, model):
+    """One sentence on what the fitted forecaster behind ``name`` chose from its data, or
+    None when it chose nothing worth saying (for progress messages and notes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn.comparison import describe_fitted, make_forecaster
+    >>> walk = np.cumsum(np.random.default_rng(0).normal(size=300))
+    >>> print(describe_fitted("markov", make_forecaster("markov").fit(walk)))
+    MarkovForecaster over increments (differences=1) with 8 states; differences and n_states chosen by the forecast error on the last 20 % of the training part.
+    """
+    if name != "markov":
+        return None
+    params = model.get_params()
+    what = "increments" if model.differences_ else "levels"
+    n_states = model.n_states_[0]
+    text = (f"MarkovForecaster over {what} (differences={model.differences_}) with "
+            f"{n_states} state{'s' if n_states != 1 else ''}")
+    if model.validation_scores_:
+        chosen = [key for key in ("differences", "n_states") if params[key] == "auto"]
+        text += (f"; {' and '.join(chosen)} chosen by the forecast error on the last 20 % of "
+                 f"the training part")
+    return text + "."
 
 
 def fit_timed(model, y):
@@ -538,7 +556,7 @@ def _fit_size(name, limit, n_train):
     return f"{n_train:,} observations"
 
 
-def _notes(y, models, fitted, protocol, random_state, markov_differences, season_length):
+def _notes(y, models, fitted, protocol, random_state, season_length):
     """Lines under the table: what each model was and how missing values were handled."""
     n_train = protocol.n_train
     notes = []
@@ -554,7 +572,7 @@ def _notes(y, models, fitted, protocol, random_state, markov_differences, season
         notes.append(f"{', '.join(rnns)}: RNNForecaster with its default parameters "
                      f"(random_state={random_state}).")
     if "markov" in models:
-        notes.append(_markov_note(markov_differences))
+        notes.append(f"markov: {describe_fitted('markov', fitted['markov'])}")
     if "seasonal" in models:
         span = describe_steps(season_length, freq)
         notes.append(f"seasonal naive: NaiveForecaster(strategy='seasonal', season_length="
@@ -601,8 +619,8 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
         yearly cycle; also the period of ARIMA's Fourier terms unless ``arima_params`` gives
         one (with a season, ARIMA is a dynamic harmonic regression).
     markov_differences : {"auto", 0, 1}, default="auto"
-        ``differences`` of the Markov chain; "auto" chooses by
-        :func:`choose_markov_differences` on the training part, as a practitioner would.
+        ``differences`` of the Markov chain; "auto" lets :class:`~tsrnn.MarkovForecaster`
+        choose by its validation score on the training part.
     title : str, optional
         What ``y`` is, for the header.
     progress : bool, default=False
@@ -633,9 +651,6 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
     models = resolve_models(models, season_length)
     protocol = _make_protocol(y, horizons, n_origins, train_fraction, context_length)
     y, n_train = protocol.y, protocol.n_train
-    if markov_differences == "auto":
-        markov_differences = (choose_markov_differences(y.iloc[:n_train])
-                              if "markov" in models else 0)
     limit = (arima_params or {}).get("max_fit_length")
     rows, forecasts, step_mae, fitted = [], {}, {}, {}
     with single_threaded_blas():
@@ -660,8 +675,7 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
         y=y, models=labels, horizons=protocol.horizons, origins=protocol.origins,
         origin_step=protocol.origin_step, n_train=n_train,
         context_length=protocol.context_length, scale=protocol.scale,
-        notes=_notes(y, models, fitted, protocol, random_state, markov_differences,
-                     season_length),
+        notes=_notes(y, models, fitted, protocol, random_state, season_length),
         title=title, value_label=str(y.name) if y.name is not None else "",
         step_note=f" (1 step = {describe_steps(1, freq)})" if freq is not None else "",
     )

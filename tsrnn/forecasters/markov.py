@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from tsrnn._checks import integer, option, real
+from tsrnn._checks import integer, option, option_or, real
 
 from ._base import BaseForecaster
 
@@ -13,6 +13,14 @@ __all__ = ["MarkovForecaster"]
 _BINNINGS = ("quantile", "uniform")
 _N_GRID = 101  # points of the within-bin quantile function kept per state
 _N_PATHS = 4000  # simulated paths behind the intervals of a differenced chain
+# The automatic choice of differences and bins (see the class docstring).
+_AUTO_DIFFERENCES = (0, 1)
+_AUTO_STATES = (4, 8, 16, 32, 64)
+_VALIDATION_FRACTION = 0.2
+_VALIDATION_HORIZON = 10
+_VALIDATION_ORIGINS = 20
+_MIN_VALIDATION_HEAD = 10
+_FALLBACK = (0, 16)  # differences and n_states of a series too short to validate on
 
 
 class _Chain:
@@ -182,6 +190,18 @@ class _Chain:
         return out
 
 
+def _validation_split(n):
+    """``(head length, horizon, origins)`` of a series of ``n`` values, or None when it is too
+    short: the last 20 % is forecast from up to 20 origins, 10 steps (at most half the tail)."""
+    tail = int(n * _VALIDATION_FRACTION)
+    horizon = min(_VALIDATION_HORIZON, tail // 2)
+    head = n - tail
+    if horizon < 1 or head < _MIN_VALIDATION_HEAD:
+        return None
+    origins = np.unique(np.linspace(head, n - horizon, _VALIDATION_ORIGINS).round().astype(int))
+    return head, horizon, origins
+
+
 class MarkovForecaster(BaseForecaster):
     """Forecast with a discretised Markov chain of order ``order``.
 
@@ -196,19 +216,21 @@ class MarkovForecaster(BaseForecaster):
     ----------
     order : int, default=1
         Number of past states a transition depends on (>= 1).
-    n_states : int, default=16
-        Number of bins (>= 1). Quantile bins that tied values leave empty or duplicated are
+    n_states : int or "auto", default="auto"
+        Number of bins (>= 1), or "auto": chosen among 4, 8, 16, 32 and 64 by the validation
+        score described below. Quantile bins that tied values leave empty or duplicated are
         merged, so the fitted chain can have fewer states (``n_states_``).
     binning : {"quantile", "uniform"}, default="quantile"
         Equal-mass bins (quantiles of the training values) or equal-width bins between the
         training minimum and maximum. Values outside the training range fall in the end bins.
     smoothing : float, default=1.0
         Additive (Laplace) smoothing, >= 0, added to every transition count.
-    differences : {0, 1}, default=0
+    differences : {0, 1, "auto"}, default="auto"
         0 models the values themselves. 1 models their first differences, for series with a
-        trend or a wandering level: binned levels cannot forecast values outside the training
-        range, increments can. The forecast ``h`` steps ahead is then
-        ``y[T] + sum_{k <= h} E[dy[T + k]]``.
+        trend or a wandering level, and for smooth signals whose step-to-step change is small
+        against the width of a bin of levels: binned levels cannot forecast values outside
+        the training range, increments can. The forecast ``h`` steps ahead is then
+        ``y[T] + sum_{k <= h} E[dy[T + k]]``. "auto" chooses by the validation score.
     missing : {"raise", "interpolate"}, default="raise"
         Handling of NaN/inf values.
 
@@ -216,6 +238,11 @@ class MarkovForecaster(BaseForecaster):
     ----------
     chains_ : list
         One chain per target column.
+    differences_ : int
+        The differences used (``differences``, or the automatic choice).
+    validation_scores_ : dict
+        ``{(differences, n_states): score}`` of every configuration the automatic choice
+        compared (empty when both parameters were given).
     n_states_ : list of int
         Number of states of each column's chain.
     bin_edges_ : list of ndarray of shape (n_states_[j] - 1,)
@@ -235,6 +262,15 @@ class MarkovForecaster(BaseForecaster):
 
     Notes
     -----
+    *Automatic configuration.* With ``differences="auto"`` or ``n_states="auto"`` every
+    combination of the candidate values is fitted on the first 80 % of each training series
+    and forecasts up to 10 steps ahead from 20 origins spread over the last 20 %; the
+    combination with the lowest mean absolute error (each column divided by the mean absolute
+    step of its training part) is refitted on all the data. A chain has no other way to see
+    which resolution its data support: too few bins blur a smooth signal (every forecast jumps
+    to a bin's mean), too many leave transitions unobserved. Series of fewer than 12 values
+    are too short to validate on: "auto" then means ``differences=0`` and 16 states.
+
     *Memory.* Only histories that occur in the training data are stored: a sparse count matrix
     and a successor table of ``n_contexts_ * n_states_`` integers, never a dense
     ``n_states ** order`` table. Forecasting costs ``O(horizon * active * n_states)`` where
@@ -277,14 +313,14 @@ class MarkovForecaster(BaseForecaster):
     _parameter_constraints = {
         **BaseForecaster._parameter_constraints,
         "order": integer(1),
-        "n_states": integer(1),
+        "n_states": option_or(("auto",), integer(1), "an integer >= 1"),
         "binning": option(*_BINNINGS),
         "smoothing": real(0),
-        "differences": integer(0, 1),
+        "differences": option_or(("auto",), integer(0, 1), "0 or 1"),
     }
 
-    def __init__(self, order=1, n_states=16, binning="quantile", smoothing=1.0, differences=0,
-                 missing="raise"):
+    def __init__(self, order=1, n_states="auto", binning="quantile", smoothing=1.0,
+                 differences="auto", missing="raise"):
         self.order = order
         self.n_states = n_states
         self.binning = binning
@@ -293,39 +329,45 @@ class MarkovForecaster(BaseForecaster):
         self.missing = missing
 
     def _min_length(self):
-        return 2 + self.differences  # at least one transition of what the chain models
+        # At least one transition of what the chain models ("auto" falls back to levels on a
+        # series too short to validate on).
+        return 2 if self.differences == "auto" else 2 + self.differences
 
     def _modelled(self, y, last=None):
         """What the chains see: ``y`` itself, or its increments (after ``last``, if given)."""
-        if not self.differences:
+        if not self.differences_:
             return y
         if last is not None:
             y = np.vstack([last, y])
         return np.diff(y, axis=0)
 
-    def _inner_edges(self, values):
+    def _inner_edges(self, values, n_states):
         """Bin boundaries: value ``v`` is in state ``searchsorted(edges, v)`` (bins closed on the
         right), so each edge is the largest training value of its bin."""
         if self.binning == "uniform":
             if np.ptp(values) == 0:
                 return np.empty(0)
-            levels = np.linspace(0.0, 1.0, self.n_states + 1)[1:-1]
+            levels = np.linspace(0.0, 1.0, n_states + 1)[1:-1]
             return values.min() + levels * np.ptp(values)
         # Equal-mass bins that never split a tied value: each distinct value joins the bin
         # holding the middle of its mass; bins left empty by ties disappear.
         distinct, counts = np.unique(values, return_counts=True)
         middle = (np.cumsum(counts) - counts / 2.0) / values.size
-        group = np.minimum((middle * self.n_states).astype(np.int64), self.n_states - 1)
+        group = np.minimum((middle * n_states).astype(np.int64), n_states - 1)
         last_of_group = np.flatnonzero(np.diff(group) > 0)
         return distinct[last_of_group]
 
     def _fit_core(self, ys, Xs):
+        (self.differences_, n_states), self.validation_scores_ = self._configuration(ys)
+        self._fit_chains(ys, n_states)
+
+    def _fit_chains(self, ys, n_states):
         zs = [self._modelled(y) for y in ys]
         chains = []
         for j in range(ys[0].shape[1]):
             columns = [z[:, j] for z in zs]
             values = np.concatenate(columns)
-            inner = self._inner_edges(values)
+            inner = self._inner_edges(values, n_states)
             states = [np.searchsorted(inner, c) for c in columns]
             chains.append(_Chain(values, states, inner, int(self.order)))
         self.chains_ = chains
@@ -360,15 +402,61 @@ class MarkovForecaster(BaseForecaster):
         return [(self._histories(self._modelled(c.y)), c.y[-1]) for c in contexts]
 
     def _predict_core(self, horizon, Xs_future, contexts):
-        out = []
-        for histories, last in self._starts(contexts):
-            expected = np.column_stack([
-                chain.propagate(h, horizon, self.smoothing) @ chain.means
-                for chain, h in zip(self.chains_, histories)
-            ])
-            # differences=1: y[T + h] = y[T] + sum of the expected increments up to h.
-            out.append(last + np.cumsum(expected, axis=0) if self.differences else expected)
-        return out
+        return [self._expected(histories, last, horizon)
+                for histories, last in self._starts(contexts)]
+
+    def _expected(self, histories, last, horizon):
+        """The expected path of ``horizon`` steps after ``histories``, shape (horizon, D)."""
+        expected = np.column_stack([
+            chain.propagate(h, horizon, self.smoothing) @ chain.means
+            for chain, h in zip(self.chains_, histories)
+        ])
+        # differences=1: y[T + h] = y[T] + sum of the expected increments up to h.
+        return last + np.cumsum(expected, axis=0) if self.differences_ else expected
+
+    # -------------------------------------------------------------- automatic configuration
+    def _candidates(self):
+        differences = _AUTO_DIFFERENCES if self.differences == "auto" else (self.differences,)
+        states = _AUTO_STATES if self.n_states == "auto" else (self.n_states,)
+        return [(int(d), int(s)) for d in differences for s in states]
+
+    def _configuration(self, ys):
+        """``((differences, n_states), scores)``: the given values or the validated choice."""
+        candidates = self._candidates()
+        if len(candidates) == 1:
+            return candidates[0], {}
+        splits = [_validation_split(len(y)) for y in ys]
+        if all(split is None for split in splits):
+            given = (self.differences, self.n_states)
+            return tuple(f if g == "auto" else int(g) for g, f in zip(given, _FALLBACK)), {}
+        heads = [y if split is None else y[:split[0]] for y, split in zip(ys, splits)]
+        scores = {c: self._validation_score(c, heads, ys, splits) for c in candidates}
+        return min(candidates, key=scores.get), scores
+
+    def _validation_score(self, candidate, heads, ys, splits):
+        """Mean scaled absolute error of ``candidate`` fitted on ``heads``, forecasting the
+        validation tails of ``ys`` from the origins of ``splits``."""
+        differences, n_states = candidate
+        model = MarkovForecaster(order=self.order, n_states=n_states, binning=self.binning,
+                                 smoothing=self.smoothing, differences=differences)
+        model.differences_ = differences
+        model._fit_chains(heads, n_states)
+        errors = []
+        for y, head, split in zip(ys, heads, splits):
+            if split is None:
+                continue
+            _, horizon, origins = split
+            scale = np.mean(np.abs(np.diff(head, axis=0)), axis=0)
+            scale = np.where(scale > 0, scale, 1.0)
+            for origin in origins:
+                forecast = model._forecast_after(y[:origin], horizon)
+                errors.append(np.abs(forecast - y[origin:origin + horizon]) / scale)
+        return float(np.mean(np.concatenate(errors)))
+
+    def _forecast_after(self, y, horizon):
+        """The expected path of ``horizon`` steps after the values ``y`` (shape (m, D))."""
+        recent = y[-(self.order + 1):]
+        return self._expected(self._histories(self._modelled(recent)), recent[-1], horizon)
 
     def _predict_interval_core(self, horizon, coverage, Xs_future, contexts):
         lo, hi = 0.5 - coverage / 2.0, 0.5 + coverage / 2.0
@@ -377,7 +465,7 @@ class MarkovForecaster(BaseForecaster):
         for histories, last in self._starts(contexts):
             bounds = []
             for j, (chain, h) in enumerate(zip(self.chains_, histories)):
-                if self.differences:
+                if self.differences_:
                     paths = last[j] + chain.simulate_sums(h, horizon, self.smoothing, _N_PATHS,
                                                           rng)
                     bounds.append(np.quantile(paths, [lo, hi], axis=1))
