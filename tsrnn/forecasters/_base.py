@@ -25,9 +25,11 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from tsrnn._checks import option, validate_params
-from tsrnn._input import (MISSING_OPTIONS, Columns, Context, SeriesLayout, check_coverage,
-                          check_horizon, check_missing, convert_observations, item_name,
-                          split_list, split_pairs, wrap)
+from tsrnn._input import (MISSING_OPTIONS, Columns, Context, SeriesLayout, check_horizon,
+                          check_missing, convert_observations, item_name, split_list,
+                          split_pairs, wrap)
+from tsrnn._uncertainty import (check_coverages, check_n_samples, check_quantile_levels,
+                                interval_levels, wrap_quantiles, wrap_samples)
 
 __all__ = ["BaseForecaster"]
 
@@ -107,7 +109,16 @@ class BaseForecaster(BaseEstimator):
         observations (same shapes as in ``_fit_core``) without refitting.
     ``_predict_interval_core(horizon, coverage, Xs_future, contexts)``
         Returns a list of ``(lower, upper)`` pairs of ``(horizon, D)`` arrays. The default
-        raises NotImplementedError.
+        takes them from ``_predict_quantiles_core``.
+    ``_predict_quantiles_core(horizon, levels, Xs_future, contexts)``
+        Returns a list of ``(horizon, D, L)`` arrays, the quantiles at the increasing
+        probabilities ``levels``. The default takes a level below 0.5 from the lower bound of
+        the central interval of coverage ``1 - 2 p``, one above from an upper bound, and 0.5
+        from the point forecast (exact for symmetric forecast distributions). A forecaster
+        implements this hook or ``_predict_interval_core``.
+    ``_predict_samples_core(horizon, n_samples, Xs_future, contexts, rng)``
+        Returns a list of ``(n_samples, horizon, D)`` arrays of sample paths drawn with the
+        :class:`numpy.random.Generator` ``rng``. The default raises NotImplementedError.
     ``_min_length()``
         The fewest observations per series that ``fit`` needs (default 1).
     ``_min_context_length()``
@@ -139,12 +150,6 @@ class BaseForecaster(BaseEstimator):
 
     _standardize = False
     _supports_exog = True
-
-    def __init__(self, missing="raise"):
-        self.missing = missing
-
-    _standardize = False
-    _supports_exog = True
     _parameter_constraints = {"missing": option(*MISSING_OPTIONS)}
 
     def __init__(self, missing="raise"):
@@ -161,10 +166,27 @@ class BaseForecaster(BaseEstimator):
         raise NotImplementedError(f"{type(self).__name__} does not support update")
 
     def _predict_interval_core(self, horizon, coverage, Xs_future, contexts):
-        raise NotImplementedError(
-            f"{type(self).__name__} does not provide prediction intervals; use predict for "
-            f"point forecasts, or a forecaster with intervals (e.g. ARIMAForecaster)"
-        )
+        if type(self)._predict_quantiles_core is BaseForecaster._predict_quantiles_core:
+            raise NotImplementedError(
+                f"{type(self).__name__} does not provide prediction intervals; use predict "
+                f"for point forecasts, or a forecaster with intervals (e.g. ARIMAForecaster)")
+        quantiles = self._predict_quantiles_core(horizon, interval_levels(coverage), Xs_future,
+                                                 contexts)
+        return [(q[..., 0], q[..., 1]) for q in quantiles]
+
+    def _predict_quantiles_core(self, horizon, levels, Xs_future, contexts):
+        by_level = []
+        for p in levels:
+            if p == 0.5:
+                by_level.append(self._predict_core(horizon, Xs_future, contexts))
+            else:
+                pairs = self._predict_interval_core(horizon, abs(1.0 - 2.0 * p), Xs_future,
+                                                    contexts)
+                by_level.append([pair[0] if p < 0.5 else pair[1] for pair in pairs])
+        return [np.stack(per_output, axis=-1) for per_output in zip(*by_level)]
+
+    def _predict_samples_core(self, horizon, n_samples, Xs_future, contexts, rng):
+        raise NotImplementedError(f"{type(self).__name__} does not provide sample paths")
 
     def _min_length(self):
         return 1
@@ -564,14 +586,16 @@ class BaseForecaster(BaseEstimator):
         ----------
         horizon : int
             Number of steps ahead, >= 1.
-        coverage : float, default=0.9
-            Nominal probability in (0, 1) that each future value falls inside its interval.
+        coverage : float or list of float, default=0.9
+            Nominal probability in (0, 1) that each future value falls inside its interval;
+            a list asks for several intervals at once.
         X, context : see :meth:`predict`.
 
         Returns
         -------
         lower, upper : same kind as :meth:`predict`'s output
-            Interval bounds, elementwise ``lower <= upper``.
+            Interval bounds, elementwise ``lower <= upper``. With a list of coverages, a dict
+            mapping each coverage to its ``(lower, upper)`` pair.
 
         Raises
         ------
@@ -586,15 +610,114 @@ class BaseForecaster(BaseEstimator):
         >>> lower, upper = f.predict_interval(3, coverage=0.8)
         >>> bool(np.all(lower < upper))
         True
+        >>> sorted(f.predict_interval(3, coverage=[0.5, 0.9]))
+        [0.5, 0.9]
         """
-        coverage = check_coverage(coverage)
+        coverages, several = check_coverages(coverage)
         plan = self._prepare_predict(horizon, X, context)
-        pairs = self._predict_interval_core(
-            plan.horizon, coverage, plan.Xs_future, plan.contexts
-        )
-        lower = self._check_core_output([p[0] for p in pairs], plan, "_predict_interval_core")
-        upper = self._check_core_output([p[1] for p in pairs], plan, "_predict_interval_core")
-        return self._finish(lower, plan), self._finish(upper, plan)
+        out = {}
+        for c in coverages:
+            pairs = self._predict_interval_core(plan.horizon, c, plan.Xs_future, plan.contexts)
+            lower = self._check_core_output([p[0] for p in pairs], plan,
+                                            "_predict_interval_core")
+            upper = self._check_core_output([p[1] for p in pairs], plan,
+                                            "_predict_interval_core")
+            out[c] = (self._finish(lower, plan), self._finish(upper, plan))
+        return out if several else out[coverages[0]]
+
+    def predict_quantiles(self, horizon, q=(0.1, 0.5, 0.9), X=None, context=None):
+        """Forecast quantiles of the future values.
+
+        Parameters
+        ----------
+        horizon : int
+            Number of steps ahead, >= 1.
+        q : float or list of float, default=(0.1, 0.5, 0.9)
+            Probabilities in (0, 1).
+        X, context : see :meth:`predict`.
+
+        Returns
+        -------
+        quantiles : pandas.DataFrame, ndarray, or a list of these
+            For a Series, a DataFrame indexed like :meth:`predict`'s output with one column
+            per level; for a DataFrame, columns ``(column, level)``; for arrays, shape
+            ``(horizon, len(q))`` (one column) or ``(horizon, D, len(q))``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tsrnn.forecasters.naive import NaiveForecaster
+        >>> f = NaiveForecaster().fit(np.array([1.0, 2.0, 1.0, 2.0]))
+        >>> f.predict_quantiles(2, q=[0.1, 0.5, 0.9]).shape
+        (2, 3)
+        """
+        levels = check_quantile_levels(q)
+        order = np.argsort(levels)
+        plan = self._prepare_predict(horizon, X, context)
+        arrays = self._predict_quantiles_core(plan.horizon, levels[order], plan.Xs_future,
+                                              plan.contexts)
+        outputs = []
+        for a, row, layout, index in zip(arrays, plan.scale_rows, plan.layouts, plan.indexes):
+            a = np.asarray(a, np.float64)
+            if a.shape != (plan.horizon, self.n_targets_, len(levels)):
+                raise RuntimeError(f"{type(self).__name__}._predict_quantiles_core returned "
+                                   f"shape {a.shape}")
+            restored = np.empty_like(a)
+            restored[..., order] = np.moveaxis(self._unscale(np.moveaxis(a, -1, 0), row), 0, -1)
+            self._check_finite_output(restored, "quantile forecast")
+            outputs.append(wrap_quantiles(restored, layout, index, levels))
+        return outputs if plan.is_list else outputs[0]
+
+    def predict_samples(self, horizon, n_samples=100, X=None, context=None, random_state=None):
+        """Draw sample paths of the next ``horizon`` values.
+
+        Parameters
+        ----------
+        horizon : int
+            Number of steps ahead, >= 1.
+        n_samples : int, default=100
+            Number of paths (>= 1; at most 50 million values in all).
+        X, context : see :meth:`predict`.
+        random_state : int, numpy.random.Generator or None, default=None
+            Seed of the draws; the same seed gives the same paths.
+
+        Returns
+        -------
+        samples : pandas.DataFrame, ndarray, or a list of these
+            For a Series, a DataFrame indexed like :meth:`predict`'s output with one column
+            per sample; for a DataFrame, columns ``(column, sample)``; for arrays, shape
+            ``(n_samples, horizon)`` (one column) or ``(n_samples, horizon, D)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tsrnn.forecasters.naive import NaiveForecaster
+        >>> f = NaiveForecaster().fit(np.array([1.0, 2.0, 1.0, 2.0]))
+        >>> f.predict_samples(3, n_samples=5, random_state=0).shape
+        (5, 3)
+        """
+        plan = self._prepare_predict(horizon, X, context)
+        n_samples = check_n_samples(n_samples, plan.horizon, self.n_targets_,
+                                    len(plan.layouts))
+        rng = np.random.default_rng(random_state)
+        arrays = self._predict_samples_core(plan.horizon, n_samples, plan.Xs_future,
+                                            plan.contexts, rng)
+        outputs = []
+        for a, row, layout, index in zip(arrays, plan.scale_rows, plan.layouts, plan.indexes):
+            a = np.asarray(a, np.float64)
+            if a.shape != (n_samples, plan.horizon, self.n_targets_):
+                raise RuntimeError(f"{type(self).__name__}._predict_samples_core returned "
+                                   f"shape {a.shape}")
+            restored = self._unscale(a, row)
+            self._check_finite_output(restored, "sample path")
+            outputs.append(wrap_samples(restored, layout, index))
+        return outputs if plan.is_list else outputs[0]
+
+    def _check_finite_output(self, values, what):
+        if not np.all(np.isfinite(values)):
+            raise FloatingPointError(
+                f"{type(self).__name__} produced a {what} that is not finite (the model or its "
+                f"inputs overflow); check the data's scale and the fitted parameters")
 
     # ------------------------------------------------------------------ update
     def _advance_layout(self, old, new, what):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import inspect
 import itertools
 import math
 import numbers
@@ -610,23 +611,36 @@ class ARIMAForecaster(BaseForecaster):
                       for j, r in enumerate(self.results_[context.series])]
         return states, None if start is None else start + y.shape[0]
 
+    def _starts(self, contexts):
+        """Per output: the fitted models to forecast from, the position after their last row
+        (None without Fourier terms) and the fitted series they belong to."""
+        if contexts is None:
+            return [(states, layout.n_seen, i) for i, (states, layout)
+                    in enumerate(zip(self.results_, self.layouts_))]
+        return [(*self._applied(context), context.series) for context in contexts]
+
     def _forecasts(self, horizon, Xs_future, contexts):
         """Per output, per column: statsmodels PredictionResults for ``horizon`` steps."""
-        if contexts is None:
-            states = self.results_
-            ends = [layout.n_seen for layout in self.layouts_]
-            rows = list(range(len(states)))
-        else:
-            states, ends = zip(*[self._applied(context) for context in contexts])
-            rows = [context.series for context in contexts]
         out = []
-        for i, series in enumerate(states):
+        for i, (series, end, row) in enumerate(self._starts(contexts)):
             X = None if Xs_future is None else Xs_future[i]
-            ks = self._column_harmonics(rows[i])
+            ks = self._column_harmonics(row)
             out.append([
-                r.get_forecast(horizon, exog=self._exog(X, ends[i], horizon, ks[j]))
+                r.get_forecast(horizon, exog=self._exog(X, end, horizon, ks[j]))
                 for j, r in enumerate(series)
             ])
+        return out
+
+    @blas_single_threaded
+    def _predict_samples_core(self, horizon, n_samples, Xs_future, contexts, rng):
+        out = []
+        for i, (series, end, row) in enumerate(self._starts(contexts)):
+            X = None if Xs_future is None else Xs_future[i]
+            ks = self._column_harmonics(row)
+            out.append(np.stack([
+                simulate_ahead(r, horizon, n_samples, self._exog(X, end, horizon, ks[j]), rng)
+                for j, r in enumerate(series)
+            ], axis=-1))
         return out
 
     @blas_single_threaded
@@ -646,3 +660,16 @@ class ARIMAForecaster(BaseForecaster):
                 np.column_stack([b[:, 1] for b in bounds]),
             ))
         return out
+
+
+def simulate_ahead(result, horizon, n_samples, exog, rng):
+    """``n_samples`` simulated continuations (n_samples, horizon) of a statsmodels state-space
+    ``result`` after its last observation, drawn with the Generator ``rng``."""
+    # statsmodels renamed the seed argument from random_state to rng in 0.15.
+    seed = "rng" if "rng" in inspect.signature(result.simulate).parameters \
+        else "random_state"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        paths = result.simulate(horizon, anchor="end", repetitions=n_samples, exog=exog,
+                                **{seed: rng})
+    return np.asarray(paths).reshape(horizon, n_samples).T

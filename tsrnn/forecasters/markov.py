@@ -476,6 +476,19 @@ class MarkovForecaster(BaseForecaster):
                         np.column_stack([b[1] for b in bounds])))
         return out
 
+    def _predict_samples_core(self, horizon, n_samples, Xs_future, contexts, rng):
+        out = []
+        for histories, last in self._starts(contexts):
+            columns = []
+            for j, (chain, h) in enumerate(zip(self.chains_, histories)):
+                sums = chain.simulate_sums(h, horizon, self.smoothing, n_samples, rng).T
+                # The chain draws what it models: increments (summed from the last value) or
+                # the values themselves (the steps of the running sums).
+                columns.append(last[j] + sums if self.differences_
+                               else np.diff(sums, axis=1, prepend=0.0))
+            out.append(np.stack(columns, axis=-1))
+        return out
+
     def transition_probabilities(self, history, column=0):
         """Next-state probabilities after ``history``, with back-off and smoothing.
 

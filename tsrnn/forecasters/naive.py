@@ -129,21 +129,43 @@ class NaiveForecaster(BaseForecaster):
 
     def _predict_interval_core(self, horizon, coverage, Xs_future, contexts):
         z = norm.ppf(0.5 + coverage / 2.0)
-        h = np.arange(1, horizon + 1)[:, None]
         out = []
         for i, (w, mu, n) in enumerate(self._states(contexts)):
-            sigma = self.sigma_[self._series_of(i)]
-            if np.isnan(sigma).any():
-                raise ValueError(
-                    "prediction intervals need in-sample residuals: fit on a series longer "
-                    "than the strategy's window"
-                )
-            if self.strategy == "last":
-                sd = sigma * np.sqrt(h)
-            elif self.strategy == "mean":
-                sd = np.broadcast_to(sigma * np.sqrt(1.0 + 1.0 / n), (horizon, sigma.size))
-            else:
-                sd = sigma * np.sqrt((h - 1) // w.shape[0] + 1)
             point = self._point(horizon, w, mu)
+            sd = self._sigma(i) * self._spread(horizon, w.shape[0], n)
             out.append((point - z * sd, point + z * sd))
         return out
+
+    def _predict_samples_core(self, horizon, n_samples, Xs_future, contexts, rng):
+        out = []
+        for i, (w, mu, n) in enumerate(self._states(contexts)):
+            sigma = self._sigma(i)
+            shocks = rng.standard_normal((n_samples, horizon, sigma.size)) * sigma
+            if self.strategy == "mean":
+                errors = shocks * np.sqrt(1.0 + 1.0 / n)
+            else:  # a (seasonal) random walk: each step adds a shock to its value one window back
+                errors = shocks
+                m = w.shape[0]
+                for h in range(m, horizon):
+                    errors[:, h] += errors[:, h - m]
+            out.append(self._point(horizon, w, mu) + errors)
+        return out
+
+    def _sigma(self, output):
+        """Residual standard deviation (D,) of the fitted series behind ``output``."""
+        sigma = self.sigma_[self._series_of(output)]
+        if np.isnan(sigma).any():
+            raise ValueError(
+                "prediction intervals need in-sample residuals: fit on a series longer "
+                "than the strategy's window"
+            )
+        return sigma
+
+    def _spread(self, horizon, window, n):
+        """Forecast standard deviations (horizon, 1) in units of the residuals' one."""
+        h = np.arange(1, horizon + 1)[:, None]
+        if self.strategy == "last":
+            return np.sqrt(h)
+        if self.strategy == "mean":
+            return np.full((horizon, 1), np.sqrt(1.0 + 1.0 / n))
+        return np.sqrt((h - 1) // window + 1)

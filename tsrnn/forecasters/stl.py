@@ -11,7 +11,7 @@ from tsrnn._threads import blas_single_threaded
 from tsrnn.seasonality import check_season_length, resolve_season
 
 from ._base import BaseForecaster
-from .arima import ndiffs
+from .arima import ndiffs, simulate_ahead
 
 __all__ = ["STLForecaster"]
 
@@ -171,22 +171,19 @@ class STLForecaster(BaseForecaster):
         self.updated_ = False  # until an update, the fitted results forecast as they are
 
     # ------------------------------------------------------------------ forecasting
-    def _column_forecast(self, model, y, horizon, coverage, fitted):
-        """Mean (and bounds) of one column, from the fit (``fitted``) or from values ``y``."""
+    def _column_forecast(self, model, y, horizon, fitted, draw):
+        """``draw(result, season)`` for one column: the ARIMA of its seasonally adjusted
+        values, from the fit (``fitted``) or run over values ``y``, and the seasonal part of
+        the next ``horizon`` steps."""
         seasonal = _decompose(y, model.periods)
         if fitted:
             result = model.result
         else:
             result = model.result.apply(y - seasonal.sum(axis=1))
-        forecast = result.get_forecast(horizon)
-        season = _repeat_last_seasons(seasonal, model.periods, horizon)
-        mean = np.asarray(forecast.predicted_mean) + season
-        if coverage is None:
-            return mean
-        bounds = np.asarray(forecast.conf_int(alpha=1.0 - coverage))
-        return bounds[:, 0] + season, bounds[:, 1] + season
+        return draw(result, _repeat_last_seasons(seasonal, model.periods, horizon))
 
-    def _forecast_all(self, horizon, contexts, coverage):
+    def _forecast_all(self, horizon, contexts, draw):
+        """Per output, per column: ``draw(result, season)`` (see :meth:`_column_forecast`)."""
         if contexts is None:
             items = [(i, y, not self.updated_) for i, y in enumerate(self.recent_)]
         else:
@@ -195,20 +192,35 @@ class STLForecaster(BaseForecaster):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for series, y, fitted in items:
-                out.append([self._column_forecast(model, y[:, j], horizon, coverage, fitted)
+                out.append([self._column_forecast(model, y[:, j], horizon, fitted, draw)
                             for j, model in enumerate(self.models_[series])])
         return out
 
     @blas_single_threaded
     def _predict_core(self, horizon, Xs_future, contexts):
+        def mean(result, season):
+            return np.asarray(result.get_forecast(horizon).predicted_mean) + season
+
         return [np.column_stack(columns) for columns in
-                self._forecast_all(horizon, contexts, None)]
+                self._forecast_all(horizon, contexts, mean)]
 
     @blas_single_threaded
     def _predict_interval_core(self, horizon, coverage, Xs_future, contexts):
+        def bounds(result, season):
+            interval = np.asarray(result.get_forecast(horizon).conf_int(alpha=1.0 - coverage))
+            return interval[:, 0] + season, interval[:, 1] + season
+
         return [(np.column_stack([c[0] for c in columns]),
                  np.column_stack([c[1] for c in columns]))
-                for columns in self._forecast_all(horizon, contexts, coverage)]
+                for columns in self._forecast_all(horizon, contexts, bounds)]
+
+    @blas_single_threaded
+    def _predict_samples_core(self, horizon, n_samples, Xs_future, contexts, rng):
+        def paths(result, season):
+            return simulate_ahead(result, horizon, n_samples, None, rng) + season
+
+        return [np.stack(columns, axis=-1) for columns in
+                self._forecast_all(horizon, contexts, paths)]
 
     def _update_core(self, ys, Xs):
         self.recent_ = [self._recent(np.concatenate([old, y])) for old, y in
