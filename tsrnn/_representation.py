@@ -33,6 +33,10 @@ class Level:
     def encode(self, y):
         return y
 
+    def error_in_z(self, error):
+        """An error of the series' (model) units as the error of the encoded value."""
+        return error
+
     def decode(self, z, history):
         return z
 
@@ -104,6 +108,10 @@ class SeasonalChange:
     def encode(self, y):
         """Standardised changes (n - offset, D) of ``y`` (n, D), n > offset."""
         return (self._raw(np.asarray(y, np.float64)) - self.mean) / self.scale
+
+    def error_in_z(self, error):
+        """An error of the series' (model) units as the error of the encoded value."""
+        return error / self.scale
 
     def decode(self, z, history):
         """Forecasts of ``y`` (h, B, D) from forecasts ``z`` (h, B, D) of the change.

@@ -299,13 +299,17 @@ class ForecastValidation:
         Origins per series, spread evenly over its tail.
     representation : Level or SeasonalChange, optional
         What the network reads (default: the series itself).
+    origins : list of (int, int), optional
+        ``(series, origin)`` pairs to forecast from instead of ``n_origins`` per tail (each
+        with its history complete for ``representation`` and ``horizon`` values after it).
     """
 
     def __init__(self, ys, Xs, starts, horizon, warmup, n_origins=20, dtype=np.float32,
-                 representation=None):
+                 representation=None, origins=None):
         self.horizon = int(horizon)
         self.representation = rep = representation or Level()
-        rows = self._origins(ys, starts, n_origins, rep)
+        rows = (list(origins) if origins is not None
+                else self._origins(ys, starts, n_origins, rep))
         encoded = [rep.encode(y) for y in ys]
         warm = min(warmup, min(o for _, o in rows) - rep.offset)
         T, B, D = warm - 1 + self.horizon, len(rows), ys[0].shape[1]

@@ -11,6 +11,7 @@ from tsrnn._checks import (boolean, check_dtype, check_int, check_real, integer,
                            real)
 from tsrnn._representation import Level, SeasonalChange, representation_from_config
 from tsrnn._threads import blas_single_threaded, get_num_threads
+from tsrnn._uncertainty import error_quantiles
 from tsrnn.io import label_from_json, label_to_json, read_model, write_model
 from tsrnn.nn.losses import LOSSES
 from tsrnn.nn.network import CELLS, RecurrentNetwork
@@ -19,6 +20,7 @@ from tsrnn.seasonality import check_season_length, resolve_season
 from tsrnn.training import ForecastValidation, Trainer, TrainingHistory, make_lanes
 
 from ._base import BaseForecaster
+from ._rnn_uncertainty import held_out_errors, sample_paths
 
 __all__ = ["RNNForecaster"]
 
@@ -216,6 +218,27 @@ class RNNForecaster(BaseForecaster):
     best_iteration_ : int or None
         Epoch (1-based, counted like ``n_iter_``) whose weights were kept; 0 (or the epochs
         of earlier fits, when continuing) when no epoch beat the starting weights.
+    calibration_errors_ : ndarray of shape (n_origins, n_steps, D) or None
+        Errors (truth minus forecast, standardised units) of the fitted forecast from origins
+        in the last ``validation_fraction`` of each series, behind the intervals; None when
+        the series are too short for one such forecast.
+    calibration_held_out_ : bool
+        Whether the weights were trained without those values (early stopping on); if not,
+        the errors are in-sample and the intervals tend to be too narrow.
+
+    Notes
+    -----
+    *Intervals* (:meth:`predict_interval`, :meth:`predict_quantiles`) are split-conformal:
+    after fitting, the forecaster (the mean of its members) forecasts up to 500 steps from
+    100 origins in the validation tails, which the weights were not trained on when
+    ``early_stopping`` is on (the tail chose the epoch and the representation, a mild
+    optimism). Step ``h``'s quantiles are the point forecast plus the conformal quantiles of
+    the errors ``h`` steps ahead; beyond the steps calibrated the spread grows with the square
+    root of the horizon. ``update`` keeps the calibration; ``fit`` and ``partial_fit``
+    renew it. *Sample paths* (:meth:`predict_samples`) run the network's closed loop with a
+    one-step error drawn from the held-out ones added to every value it feeds back, the
+    members sharing the paths; their spread is the network's own, so it can differ from the
+    calibrated intervals where the network is wrong about its errors' dynamics.
 
     Examples
     --------
@@ -351,6 +374,7 @@ class RNNForecaster(BaseForecaster):
                 self._store_fit_state(data)
             ys, Xs = self._scaled_fit_data(data)
             self._train_members(ys, Xs, epochs=1, incremental=True)
+            self._calibrate(ys, Xs, held_out=False)
             self.layouts_ = list(data.layouts)
 
         self._transaction(train_one_epoch)
@@ -359,6 +383,49 @@ class RNNForecaster(BaseForecaster):
     def _fit_core(self, ys, Xs):
         continuing = self.warm_start and hasattr(self, "network_")
         self._train_members(ys, Xs, epochs=self.max_epochs, incremental=continuing)
+        self._calibrate(ys, Xs, held_out=self.early_stopping and self.max_epochs > 1)
+
+    # ------------------------------------------------------------------ uncertainty
+    def _calibrate(self, ys, Xs, held_out):
+        """Keep the errors of the fitted forecast at origins in the validation tails."""
+        starts = [int(round(len(y) * (1 - self.validation_fraction))) for y in ys]
+        Xs_list = Xs if Xs is not None else [None] * len(ys)
+        warmup = self.context_length or VALIDATION_WARMUP
+        self.calibration_errors_ = held_out_errors(self._members(), ys, Xs_list, starts,
+                                                   warmup)
+        self.calibration_held_out_ = bool(held_out)
+
+    def _calibration(self):
+        errors = getattr(self, "calibration_errors_", None)
+        if errors is None:
+            raise ValueError(
+                "this model holds no forecast errors to calibrate intervals on: its series "
+                "were too short for one forecast from the validation tail (or it was saved "
+                "without them); fit on longer series or raise validation_fraction")
+        return errors
+
+    def _predict_quantiles_core(self, horizon, levels, Xs_future, contexts):
+        offsets = error_quantiles(self._calibration(), levels, horizon)
+        return [point[:, :, None] + offsets
+                for point in self._predict_core(horizon, Xs_future, contexts)]
+
+    def _predict_samples_core(self, horizon, n_samples, Xs_future, contexts, rng):
+        one_step = self._calibration()[:, 0, :]
+        one_step = one_step[np.isfinite(one_step).all(axis=1)]
+        members = self._members()
+        shares = [len(part) for part in np.array_split(np.arange(n_samples), len(members))]
+        per_member = []
+        for member, share in zip(members, shares):
+            if share == 0:
+                continue
+            paths = []
+            for i, start in enumerate(member._starts(contexts, self.context_length)):
+                noise = one_step[rng.integers(0, len(one_step), size=(horizon, share))]
+                X = None if Xs_future is None else Xs_future[i]
+                paths.append(sample_paths(member.network_, member.representation_, start,
+                                          horizon, X, noise))
+            per_member.append(paths)
+        return [np.concatenate(paths, axis=0) for paths in zip(*per_member)]
 
     # ------------------------------------------------------------------ ensembles
     def _members(self):
@@ -647,6 +714,11 @@ class RNNForecaster(BaseForecaster):
         arrays = {f"base/{name}": value for name, value in base_arrays.items()}
         for k, member in enumerate(members):
             arrays.update(_member_arrays(member, f"m{k}/"))
+        errors = getattr(self, "calibration_errors_", None)
+        header["calibration"] = {"errors": errors is not None,
+                                 "held_out": getattr(self, "calibration_held_out_", False)}
+        if errors is not None:
+            arrays["calibration/errors"] = errors
         write_model(path, header, arrays)
 
     @classmethod
@@ -675,6 +747,10 @@ class RNNForecaster(BaseForecaster):
             members.append(member)
         if len(members) > 1:
             forecaster._adopt(members)
+        calibration = header.get("calibration", {})
+        forecaster.calibration_errors_ = (arrays["calibration/errors"]
+                                          if calibration.get("errors") else None)
+        forecaster.calibration_held_out_ = bool(calibration.get("held_out", False))
         return forecaster
 
     # ------------------------------------------------------------------ state plumbing
@@ -745,23 +821,26 @@ class RNNForecaster(BaseForecaster):
         # One row at a time: every product is small enough for the kernels' own loops, so BLAS
         # (and the cost of limiting its threads, about 50 us a call) stays out of forecasts.
         outputs = []
+        for i, (state, last, known) in enumerate(self._starts(contexts, context_length)):
+            X = None if Xs_future is None else Xs_future[i]
+            outputs.append(self._forecast(state, last, known, horizon, X))
+        return outputs
+
+    def _starts(self, contexts, context_length):
+        """Per output: (state, last encoded value, known values) to forecast from."""
         if contexts is None:
-            for i, (state, last, known) in enumerate(self.end_states_):
-                X = None if Xs_future is None else Xs_future[i]
-                outputs.append(self._forecast(state, last, known, horizon, X))
-            return outputs
+            return list(self.end_states_)
         representation = self.representation_
-        for i, context in enumerate(contexts):
+        starts = []
+        for context in contexts:
             y_ctx, X_ctx = context.y, context.X
             z = representation.encode(y_ctx)
             X_z = None if X_ctx is None else X_ctx[representation.offset:]
             if context_length is not None:
                 z = z[-context_length:]
                 X_z = None if X_z is None else X_z[-context_length:]
-            X = None if Xs_future is None else Xs_future[i]
-            outputs.append(self._forecast(self._warm_state(z, X_z), z[-1],
-                                          self._known_tail(y_ctx), horizon, X))
-        return outputs
+            starts.append((self._warm_state(z, X_z), z[-1], self._known_tail(y_ctx)))
+        return starts
 
     def _update_core(self, ys, Xs):
         if len(self._members()) > 1:
