@@ -161,3 +161,43 @@ def test_rolling_origins_spread_and_errors():
         rolling_origins(100, 10, n_origins=50, step="spread", initial=60)
     with pytest.raises(ValueError, match="too few for a horizon"):
         rolling_origins(5, 5)
+
+
+def _ar1(n, phi=0.8, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n)
+    for t in range(1, n):
+        y[t] = phi * y[t - 1] + rng.normal()
+    return y
+
+
+def test_backtest_with_coverage_scores_intervals_per_origin():
+    from tsrnn import ARIMAForecaster
+
+    y = _ar1(500)
+    model = ARIMAForecaster(order=(1, 0, 0)).fit(y[:300])
+    scores, frame = backtest(model, y, horizon=5, n_origins=30, coverage=0.9,
+                             return_forecasts=True)
+    assert {"coverage", "interval_width", "interval_score"} <= set(scores.columns)
+    assert {"lower", "upper"} <= set(frame.columns)
+    assert (frame["lower"] <= frame["y_pred"]).all() and (frame["y_pred"] <= frame["upper"]).all()
+    inside = (frame.y_true >= frame.lower) & (frame.y_true <= frame.upper)
+    assert scores["coverage"].mean() == pytest.approx(inside.mean())
+    assert 0.8 < scores["coverage"].mean() <= 1.0
+
+
+def test_backtest_with_coverage_and_refit():
+    y = _ar1(120)
+    scores = backtest(NaiveForecaster(), y, horizon=3, n_origins=4, coverage=0.8, refit=True)
+    assert scores["interval_width"].gt(0).all()
+
+
+def test_backtest_without_coverage_has_no_interval_columns():
+    scores = backtest(NaiveForecaster(), _ar1(60), horizon=3, n_origins=2)
+    assert "coverage" not in scores.columns
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, float("nan")])
+def test_backtest_refuses_a_bad_coverage(bad):
+    with pytest.raises(ValueError, match="coverage"):
+        backtest(NaiveForecaster(), _ar1(60), horizon=3, n_origins=2, coverage=bad)

@@ -1,4 +1,5 @@
-"""Point-forecast accuracy: MAE, RMSE, sMAPE and MASE.
+"""Forecast accuracy: MAE, RMSE, sMAPE and MASE for point forecasts; coverage, width,
+interval score, pinball loss and CRPS for intervals, quantiles and sample paths.
 
 Every metric takes array-likes or pandas objects of the same length (values are compared by
 position, not by index label) and averages over all elements, so a (horizon, D) forecast of
@@ -14,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tsrnn._checks import check_int, check_option
+from tsrnn._checks import check_int, check_option, check_real
 
-__all__ = ["mae", "rmse", "smape", "mase", "naive_scale", "scaled_error", "NAN_POLICIES"]
+__all__ = ["mae", "rmse", "smape", "mase", "naive_scale", "scaled_error", "coverage",
+           "interval_width", "interval_score", "pinball_loss", "crps", "NAN_POLICIES"]
 
 
 def _values(a, name):
@@ -244,3 +246,247 @@ def naive_scale(y_train, season_length=1, nan_policy="propagate"):
     if nan_policy == "omit":
         diffs = diffs[~np.isnan(diffs)]
     return _mean(diffs)
+
+
+# Interval, quantile and sample scores. The proper scoring rules come from scoringrules (a
+# maintained implementation of the standard definitions); it is imported when first used
+# because its import is slow.
+
+def _same_shape(named):
+    """Arrays of one shape, in the order given; (n, 1) columns meet (n,) vectors."""
+    arrays = {name: _values(a, name) for name, a in named.items()}
+    first_name, first = next(iter(arrays.items()))
+    out = []
+    for name, a in arrays.items():
+        if a.ndim == 2 and a.shape[1] == 1 and first.ndim == 1:
+            a = a[:, 0]
+        if a.shape != first.shape:
+            raise ValueError(f"{first_name} and {name} must have the same shape, got "
+                             f"{first.shape} and {a.shape}")
+        out.append(a)
+    return out
+
+
+def _apply_nan_policy(arrays, missing, nan_policy):
+    """Drop (or refuse) the positions where ``missing`` is True, after ``nan_policy``."""
+    check_option(nan_policy, "nan_policy", NAN_POLICIES)
+    if not missing.any() or nan_policy == "propagate":
+        return arrays
+    if nan_policy == "raise":
+        raise ValueError(f"the values compared hold {int(missing.sum())} NaN value(s); pass "
+                         f"nan_policy='omit' to leave them out")
+    return [a[~missing] for a in arrays]
+
+
+def _bounds(y_true, lower, upper, nan_policy):
+    t, lo, hi = _same_shape({"y_true": y_true, "lower": lower, "upper": upper})
+    if (lo > hi).any():
+        raise ValueError(f"lower exceeds upper at {int((lo > hi).sum())} position(s)")
+    t, lo, hi = (a.ravel() for a in (t, lo, hi))
+    missing = np.isnan(t) | np.isnan(lo) | np.isnan(hi)
+    return _apply_nan_policy([t, lo, hi], missing, nan_policy)
+
+
+def _check_level(value, name):
+    return check_real(value, name, 0.0, 1.0, low_open=True, high_open=True)
+
+
+def coverage(y_true, lower, upper, nan_policy="propagate"):
+    """Empirical coverage: the fraction of observed values inside ``[lower, upper]``.
+
+    Parameters
+    ----------
+    y_true, lower, upper : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
+        Observed values and the interval's bounds, compared by position.
+    nan_policy : {"propagate", "omit", "raise"}, default="propagate"
+
+    Returns
+    -------
+    float
+        Between 0 and 1; compare it with the nominal coverage of the interval.
+
+    Raises
+    ------
+    ValueError
+        When the shapes differ or ``lower`` exceeds ``upper`` somewhere.
+
+    Examples
+    --------
+    >>> from tsrnn.metrics import coverage
+    >>> coverage([1.0, 2.0, 5.0, 0.0], lower=[0, 0, 0, 0], upper=[3, 3, 3, 3])
+    0.75
+    """
+    t, lo, hi = _bounds(y_true, lower, upper, nan_policy)
+    if np.isnan(t).any() or np.isnan(lo).any() or np.isnan(hi).any():
+        return float("nan")
+    return _mean(((t >= lo) & (t <= hi)).astype(np.float64))
+
+
+def interval_width(lower, upper, nan_policy="propagate"):
+    """Mean width ``upper - lower`` of an interval forecast (sharpness; smaller is sharper).
+
+    Parameters
+    ----------
+    lower, upper : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
+    nan_policy : {"propagate", "omit", "raise"}, default="propagate"
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from tsrnn.metrics import interval_width
+    >>> interval_width([0.0, 1.0], [2.0, 2.0])
+    1.5
+    """
+    lo, hi = _same_shape({"lower": lower, "upper": upper})
+    if (lo > hi).any():
+        raise ValueError(f"lower exceeds upper at {int((lo > hi).sum())} position(s)")
+    lo, hi = lo.ravel(), hi.ravel()
+    lo, hi = _apply_nan_policy([lo, hi], np.isnan(lo) | np.isnan(hi), nan_policy)
+    return _mean(hi - lo)
+
+
+def interval_score(y_true, lower, upper, coverage, nan_policy="propagate"):
+    """Interval (Winkler) score of a central interval at nominal ``coverage``.
+
+    ``(upper - lower) + 2 / alpha * (lower - y) [y < lower] + 2 / alpha * (y - upper)
+    [y > upper]`` with ``alpha = 1 - coverage`` (Gneiting & Raftery, 2007), averaged. It
+    rewards narrow intervals and penalises misses; lower is better. Computed by
+    :func:`scoringrules.interval_score`.
+
+    Parameters
+    ----------
+    y_true, lower, upper : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
+    coverage : float in (0, 1)
+        The interval's nominal coverage (e.g. 0.9).
+    nan_policy : {"propagate", "omit", "raise"}, default="propagate"
+
+    Returns
+    -------
+    float
+        In the units of ``y_true``.
+
+    Examples
+    --------
+    >>> from tsrnn.metrics import interval_score
+    >>> interval_score([1.0, 4.0], lower=[0.0, 0.0], upper=[2.0, 2.0], coverage=0.5)
+    6.0
+    """
+    level = _check_level(coverage, "coverage")
+    t, lo, hi = _bounds(y_true, lower, upper, nan_policy)
+    import scoringrules
+
+    return _mean(np.asarray(scoringrules.interval_score(t, lo, hi, 1.0 - level)))
+
+
+def _quantile_levels(q):
+    levels = np.atleast_1d(np.asarray(q, dtype=object))
+    if levels.ndim != 1 or levels.size == 0:
+        raise ValueError(f"q must be a number or a flat list of numbers, got {q!r}")
+    return np.array([_check_level(v, "q") for v in levels]), np.ndim(q) == 0
+
+
+def pinball_loss(y_true, y_quantile, q, nan_policy="propagate"):
+    """Pinball (quantile) loss of quantile forecasts, averaged over values and levels.
+
+    For level ``q`` and forecast ``f``: ``q * (y - f)`` when ``y >= f``, else
+    ``(1 - q) * (f - y)``. Computed by :func:`scoringrules.quantile_score`.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
+    y_quantile : array-like
+        With a single level ``q``: the shape of ``y_true``. With a list of levels: the shape
+        of ``y_true`` plus a last axis of ``len(q)``, as
+        :meth:`~tsrnn.forecasters.BaseForecaster.predict_quantiles` returns for arrays
+        (a DataFrame with one column per level for a Series forecast).
+    q : float or sequence of float in (0, 1)
+    nan_policy : {"propagate", "omit", "raise"}, default="propagate"
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from tsrnn.metrics import pinball_loss
+    >>> pinball_loss([1.0, 0.0], [0.0, 1.0], q=0.9)
+    0.5
+    """
+    levels, single = _quantile_levels(q)
+    t = _values(y_true, "y_true")
+    f = _values(y_quantile, "y_quantile")
+    if single:
+        t, f = _same_shape({"y_true": t, "y_quantile": f})
+        f = f[..., None]
+    if t.ndim == 2 and t.shape[1] == 1 and f.ndim == 2:
+        t = t[:, 0]
+    if f.shape != t.shape + (levels.size,):
+        raise ValueError(f"y_quantile must have shape {t.shape + (levels.size,)} for "
+                         f"{levels.size} level(s), got {f.shape}")
+    t = np.broadcast_to(t[..., None], f.shape).ravel()
+    alpha = np.broadcast_to(levels, f.shape).ravel()
+    f = f.ravel()
+    t, f, alpha = _apply_nan_policy([t, f, alpha], np.isnan(t) | np.isnan(f), nan_policy)
+    import scoringrules
+
+    return _mean(np.asarray(scoringrules.quantile_score(t, f, alpha)))
+
+
+def _sample_array(samples, shape):
+    """Samples as an array of shape (n_samples, *shape), from an array or a pandas frame."""
+    if isinstance(samples, pd.DataFrame):
+        # predict_samples' pandas layout: one row per step, one column per sample (or per
+        # (column, sample) pair)
+        values = samples.to_numpy(dtype=np.float64, na_value=np.nan)
+        if isinstance(samples.columns, pd.MultiIndex):
+            n_columns = samples.columns.get_level_values(0).nunique()
+            values = values.reshape(len(samples), n_columns, -1).transpose(2, 0, 1)
+        else:
+            values = values.T
+    else:
+        values = _values(samples, "samples")
+    if values.shape[1:] != shape:
+        raise ValueError(f"samples must have shape (n_samples, {', '.join(map(str, shape))}) "
+                         f"to match y_true, got {values.shape}")
+    return values
+
+
+def crps(y_true, samples, nan_policy="propagate"):
+    """Continuous ranked probability score of sample paths, averaged over values.
+
+    The CRPS generalises the absolute error to a forecast distribution (for a single sample it
+    is the absolute error); lower is better. It is estimated from the samples by
+    :func:`scoringrules.crps_ensemble`.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
+    samples : array-like of shape (n_samples, n) or (n_samples, n, D), or pandas DataFrame
+        Draws from the forecast distribution, as
+        :meth:`~tsrnn.forecasters.BaseForecaster.predict_samples` returns them (its DataFrame
+        layout, one row per step, is accepted too).
+    nan_policy : {"propagate", "omit", "raise"}, default="propagate"
+        With "omit", positions whose truth or any sample is NaN are left out.
+
+    Returns
+    -------
+    float
+        In the units of ``y_true``.
+
+    Examples
+    --------
+    >>> from tsrnn.metrics import crps
+    >>> crps([0.0, 1.0], [[0.0, 1.0]])  # one sample: the mean absolute error
+    0.0
+    """
+    t = _values(y_true, "y_true")
+    s = _sample_array(samples, t.shape)
+    t, s = t.ravel(), s.reshape(s.shape[0], -1).T
+    missing = np.isnan(t) | np.isnan(s).any(axis=1)
+    t, s = _apply_nan_policy([t, s], missing, nan_policy)
+    import scoringrules
+
+    return _mean(np.asarray(scoringrules.crps_ensemble(t, s)))

@@ -9,8 +9,9 @@ import pandas as pd
 from sklearn.base import clone
 
 from ._checks import check_int, check_option
-from ._input import check_horizon, to_table
-from .metrics import NAN_POLICIES, mae, mase, rmse, smape
+from ._input import check_coverage, check_horizon, to_table
+from .metrics import NAN_POLICIES, interval_score, interval_width, mae, mase, rmse, smape
+from .metrics import coverage as coverage_score
 
 __all__ = ["backtest", "rolling_origins"]
 
@@ -148,32 +149,62 @@ def _is_fitted(forecaster):
     return any(k.endswith("_") and not k.startswith("__") for k in vars(forecaster))
 
 
-def _forecast_from(forecaster, y, X, t, horizon, refit, context_length):
-    """The (horizon, D) forecast from origin ``t``: refitted on ``y[:t]`` or from context."""
-    X_future = _slice(X, t, t + horizon)
-    if refit:
-        model = clone(forecaster).fit(_slice(y, 0, t), _slice(X, 0, t))
-        prediction = model.predict(horizon, X=X_future)
-    else:
-        start = 0 if context_length is None else max(0, t - context_length)
-        context = _slice(y, start, t)
-        if X is not None:
-            context = (context, _slice(X, start, t))
-        prediction = forecaster.predict(horizon, X=X_future, context=context)
+def _as_rows(prediction, horizon):
     if isinstance(prediction, (pd.Series, pd.DataFrame)):
         prediction = prediction.to_numpy(dtype=np.float64)
     return np.asarray(prediction, dtype=np.float64).reshape(horizon, -1)
 
 
-def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length, metrics):
-    """Forecast from origin ``t`` and score it; returns (scores dict, (horizon, D) forecast)."""
-    prediction = _forecast_from(forecaster, y, X, t, horizon, refit, context_length)
+def _forecast_from(forecaster, y, X, t, horizon, refit, context_length, coverage=None):
+    """The (horizon, D) forecast from origin ``t``: refitted on ``y[:t]`` or from context.
+
+    Returns the forecast and, with a ``coverage``, the interval's (lower, upper) bounds (else
+    None).
+    """
+    X_future = _slice(X, t, t + horizon)
+    if refit:
+        model = clone(forecaster).fit(_slice(y, 0, t), _slice(X, 0, t))
+        context = None
+    else:
+        model = forecaster
+        start = 0 if context_length is None else max(0, t - context_length)
+        context = _slice(y, start, t)
+        if X is not None:
+            context = (context, _slice(X, start, t))
+    prediction = _as_rows(model.predict(horizon, X=X_future, context=context), horizon)
+    if coverage is None:
+        return prediction, None
+    lower, upper = model.predict_interval(horizon, coverage=coverage, X=X_future,
+                                          context=context)
+    return prediction, (_as_rows(lower, horizon), _as_rows(upper, horizon))
+
+
+def _interval_scores(truth, bounds, coverage, nan_policy):
+    lower, upper = bounds
+    return {
+        "coverage": coverage_score(truth, lower, upper, nan_policy=nan_policy),
+        "interval_width": interval_width(lower, upper, nan_policy=nan_policy),
+        "interval_score": interval_score(truth, lower, upper, coverage,
+                                         nan_policy=nan_policy),
+    }
+
+
+def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length, metrics,
+                     coverage=None, nan_policy="omit"):
+    """Forecast from origin ``t`` and score it.
+
+    Returns the scores (dict), the (horizon, D) forecast and the interval bounds (or None).
+    """
+    prediction, bounds = _forecast_from(forecaster, y, X, t, horizon, refit, context_length,
+                                        coverage)
     truth, train = values[t:t + horizon], values[:t]
     scores = {}
     for name, func, wants_train in metrics:
         extra = {"y_train": train} if wants_train else {}
         scores[name] = float(func(truth, prediction, **extra))
-    return scores, prediction
+    if bounds is not None:
+        scores.update(_interval_scores(truth, bounds, coverage, nan_policy))
+    return scores, prediction, bounds
 
 
 def _run_origins(task, origins, n_jobs, progress):
@@ -194,7 +225,7 @@ def _run_origins(task, origins, n_jobs, progress):
 
 def _score_table(origins, results, index, n_train):
     rows = []
-    for t, (scores, _) in zip(origins, results):
+    for t, (scores, _, _) in zip(origins, results):
         row = {"origin": t}
         if index is not None:
             row["time"] = index[t]
@@ -211,7 +242,7 @@ def _forecast_table(origins, results, table, horizon):
     layout = table.layout
     names = list(layout.columns) if layout.kind == "frame" else list(range(n_columns))
     pieces = []
-    for t, (_, prediction) in zip(origins, results):
+    for t, (_, prediction, bounds) in zip(origins, results):
         piece = {"origin": np.full(horizon * n_columns, t),
                  "step": np.repeat(np.arange(1, horizon + 1), n_columns)}
         if index is not None:
@@ -220,6 +251,8 @@ def _forecast_table(origins, results, table, horizon):
             piece["column"] = np.tile(np.asarray(names, dtype=object), horizon)
         piece["y_true"] = values[t:t + horizon].ravel()
         piece["y_pred"] = prediction.ravel()
+        if bounds is not None:
+            piece["lower"], piece["upper"] = bounds[0].ravel(), bounds[1].ravel()
         pieces.append(pd.DataFrame(piece))
     return pd.concat(pieces, ignore_index=True)
 
@@ -237,7 +270,7 @@ def _read_series(y, X):
 
 def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
              context_length=None, refit=False, n_jobs=None, metrics=None, X=None,
-             progress=False, return_forecasts=False, nan_policy="omit"):
+             progress=False, return_forecasts=False, nan_policy="omit", coverage=None):
     """Rolling-origin evaluation over the tail of one series.
 
     Origins are the positions ``t`` at which a forecast of ``y[t:t + horizon]`` is made from
@@ -287,17 +320,22 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
         Show a tqdm progress bar over origins.
     return_forecasts : bool, default=False
         Also return every forecast, one row per origin and step.
+    coverage : float in (0, 1), optional
+        Also forecast a central interval of this nominal coverage at every origin (with
+        ``predict_interval``) and score it: empirical ``coverage``, mean ``interval_width``
+        and the ``interval_score`` (Winkler; see :mod:`tsrnn.metrics`).
 
     Returns
     -------
     scores : pandas.DataFrame
         One row per origin: ``origin`` (position of the first forecast value), ``time`` (its
         index label, when ``y`` is pandas), ``n_train`` (observations before it) and one
-        column per metric, computed over the whole horizon (and all columns).
+        column per metric, computed over the whole horizon (and all columns). With a
+        ``coverage``, also ``coverage``, ``interval_width`` and ``interval_score``.
     forecasts : pandas.DataFrame
         Only with ``return_forecasts=True``: columns ``origin``, ``step`` (1..horizon),
         ``time`` (pandas ``y`` only), ``column`` (multi-column ``y`` only), ``y_true`` and
-        ``y_pred``. Mean absolute error per horizon step, for example:
+        ``y_pred`` (and ``lower``, ``upper`` with a ``coverage``). Mean absolute error per horizon step, for example:
         ``(forecasts.y_true - forecasts.y_pred).abs().groupby(forecasts.step).mean()``.
 
     Examples
@@ -313,6 +351,8 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
     horizon = check_horizon(horizon)
     context_length = check_int(context_length, "context_length", minimum=1, allow_none=True)
     check_option(nan_policy, "nan_policy", NAN_POLICIES)
+    if coverage is not None:
+        coverage = check_coverage(coverage)
     table = _read_series(y, X)
     refit = bool(refit) or not _is_fitted(forecaster)
     min_history = 2
@@ -324,7 +364,7 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
 
     def task(t):
         return _evaluate_origin(forecaster, y, X, table.values, t, horizon, refit,
-                                context_length, resolved)
+                                context_length, resolved, coverage, nan_policy)
 
     results = _run_origins(task, origins, n_jobs, progress)
     scores = _score_table(origins, results, table.index,
