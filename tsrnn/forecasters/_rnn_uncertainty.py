@@ -12,28 +12,45 @@ import numpy as np
 
 from tsrnn.training import ForecastValidation
 
-CALIBRATION_ORIGINS = 100
+CALIBRATION_ORIGINS = 200
 """Origins of the held-out forecasts, over all series."""
 CALIBRATION_HORIZON = 500
 """Most steps ahead calibrated directly; intervals further ahead widen from the last one."""
 
 
-def calibration_origins(members, ys, starts, horizon):
-    """``(series, origin)`` pairs in the tails whose history every member can decode."""
+def calibration_origins(members, ys, starts):
+    """``(series, origin)`` pairs spread over the tails, each with its history decodable by
+    every member and at least one value after it."""
     need = max(max(m.representation_.offset + 1, m.representation_.memory) for m in members)
     per_series = max(1, -(-CALIBRATION_ORIGINS // len(ys)))
     origins = []
     for i, (y, start) in enumerate(zip(ys, starts)):
-        first, last = max(start, need), len(y) - horizon
+        first, last = max(start, need), len(y) - 1
         if last >= first:
             spread = np.unique(np.linspace(first, last, per_series).round().astype(int))
             origins.extend((i, int(o)) for o in spread)
     return origins
 
 
+def _padded(arrays, horizon, fill):
+    """Each array with ``horizon`` rows appended (``fill``, or the last row when None)."""
+    out = []
+    for a in arrays:
+        if a is None:
+            out.append(None)
+            continue
+        extra = (np.full((horizon, a.shape[1]), fill) if fill is not None
+                 else np.repeat(a[-1:], horizon, axis=0))
+        out.append(np.concatenate([a, extra]))
+    return out
+
+
 def held_out_errors(members, ys, Xs, starts, warmup):
     """Signed errors (n_origins, horizon, D), truth minus the members' mean forecast, from
     origins after ``starts``; None when the tails are too short for one forecast.
+
+    Origins lie all over the tails, so the steps just ahead, which every origin reaches, get
+    the most errors; an error whose truth lies past the end of its series is NaN.
 
     Parameters
     ----------
@@ -46,13 +63,13 @@ def held_out_errors(members, ys, Xs, starts, warmup):
     warmup : int
         Known values before each origin that condition the state.
     """
-    tail = min(len(y) - start for y, start in zip(ys, starts))
-    horizon = min(CALIBRATION_HORIZON, tail // 2)
-    if horizon < 1:
+    horizon = min(CALIBRATION_HORIZON, max(len(y) - start for y, start in zip(ys, starts)))
+    origins = calibration_origins(members, ys, starts)
+    if horizon < 1 or not origins:
         return None
-    origins = calibration_origins(members, ys, starts, horizon)
-    if not origins:
-        return None
+    # past the end the truth is unknown (NaN) and the inputs are never read as values; known
+    # future covariates repeat their last row only to keep the batch rectangular
+    ys, Xs = _padded(ys, horizon, np.nan), _padded(Xs, horizon, None)
     forecasts = []
     for member in members:
         validation = ForecastValidation(ys, Xs, starts, horizon, warmup,
