@@ -146,6 +146,30 @@ def error_quantiles(errors, levels, horizon):
     return out
 
 
+def pooled_quantiles(scaled_errors, levels, horizon):
+    """Per-step quantiles (horizon, L) of held-out errors in units of the model's own standard
+    error (n_origins, H), each pooled over the steps within a factor of two of it.
+
+    A model whose standard errors grow with the steps ahead in the right shape but at the
+    wrong scale is corrected by these (near one standard normal's quantiles when it is
+    right); pooling neighbouring steps gives each step many errors from few origins. Steps
+    after the last calibrated one use the last window.
+    """
+    calibrated = scaled_errors.shape[1]
+    out = np.empty((horizon, len(levels)))
+    for h in range(1, horizon + 1):
+        step = min(h, calibrated)
+        first, last = max(1, -(-step // 2)), min(calibrated, 2 * step)
+        pooled = scaled_errors[:, first - 1:last].ravel()
+        pooled = pooled[np.isfinite(pooled)]
+        if pooled.size < MIN_CALIBRATION_ERRORS:
+            raise ValueError(
+                f"intervals need at least {MIN_CALIBRATION_ERRORS} held-out forecast errors "
+                f"near step {h}, the model has {pooled.size}: fit on a longer series")
+        out[h - 1] = conformal_quantiles(pooled[:, None], levels)[0]
+    return out
+
+
 def _known(step_errors):
     """The rows (origins) of one step's errors (n, D) whose truth was known."""
     return step_errors[np.isfinite(step_errors[:, 0])]

@@ -8,6 +8,7 @@ import numpy as np
 
 from tsrnn._checks import integer
 from tsrnn._threads import blas_single_threaded
+from tsrnn._uncertainty import MIN_CALIBRATION_ERRORS, pooled_quantiles
 from tsrnn.seasonality import check_season_length, resolve_season
 
 from ._base import BaseForecaster
@@ -15,14 +16,23 @@ from .arima import ndiffs, simulate_ahead
 
 __all__ = ["STLForecaster"]
 
+CALIBRATION_ORIGINS = 30
+"""Origins of the held-out forecasts that calibrate the intervals, per column."""
+CALIBRATION_SHARE = 0.3
+"""Share of the fitted values, at their end, over which those origins are spread."""
+CALIBRATION_HORIZON = 500
+"""Most steps ahead calibrated directly; intervals further ahead widen from the last one."""
+
 
 class _ColumnModel:
-    """One column's fitted decomposition: integer periods and the ARIMA of the adjusted
-    series."""
+    """One column's fitted decomposition: integer periods, the ARIMA of the adjusted series
+    and the signed errors (n_origins, horizon) of forecasts from origins near its end, in
+    units of the ARIMA's standard error (None when the series is too short for them)."""
 
-    def __init__(self, periods, result):
+    def __init__(self, periods, result, errors=None):
         self.periods = periods
         self.result = result
+        self.errors = errors
 
 
 def _decompose(y, periods):
@@ -86,8 +96,18 @@ class STLForecaster(BaseForecaster):
     -----
     Contexts and updates decompose the latest ``max_fit_length`` values again and run the
     fitted ARIMA over the adjusted values (``results.apply``, no refit). Exogenous columns are
-    not used. ``predict_interval`` gives the ARIMA's interval of the adjusted series shifted
-    by the seasonal forecast (the decomposition's uncertainty is not included).
+    not used.
+
+    Intervals are calibrated on the end of the fitted values: forecasts from origins spread
+    over their last 30 %, each from the history before it decomposed again and the fitted
+    ARIMA run over it, give errors in units of the ARIMA's standard error per step ahead. An
+    interval is the forecast plus the standard error times the split-conformal quantiles of
+    those errors, pooled over the steps within a factor of two of the step. The ARIMA's own
+    interval of the adjusted series leaves out the decomposition's uncertainty (the seasonal
+    part also absorbs noise) and can cover too little; the calibration widens it where it
+    does (and keeps it where it does not). The ARIMA's parameters are those of the whole fit,
+    so the errors are slightly optimistic on short series. Sample paths are the ARIMA's
+    simulated paths moved to the calibrated centre and spread per step.
 
     Examples
     --------
@@ -157,7 +177,27 @@ class STLForecaster(BaseForecaster):
         y = self._recent(y)
         periods = self._periods(y)
         adjusted = y - _decompose(y, periods).sum(axis=1)
-        return _ColumnModel(periods, self._arima(adjusted))
+        model = _ColumnModel(periods, self._arima(adjusted))
+        model.errors = self._held_out_errors(model, y)
+        return model
+
+    def _held_out_errors(self, model, y):
+        """Errors (n_origins, horizon) of forecasts from origins over the end of ``y``, truth
+        minus forecast over the ARIMA's standard error (NaN past the end); None when too few
+        origins fit."""
+        history = max(self._min_length(), 2 * max(model.periods, default=1))
+        first = max(history, int(len(y) * (1.0 - CALIBRATION_SHARE)))
+        if len(y) - first < MIN_CALIBRATION_ERRORS:
+            return None
+        origins = np.unique(np.linspace(first, len(y) - 1, CALIBRATION_ORIGINS).round()
+                            .astype(int))
+        horizon = min(CALIBRATION_HORIZON, len(y) - first)
+        errors = np.full((len(origins), horizon), np.nan)
+        for row, origin in enumerate(origins):
+            known = int(min(horizon, len(y) - origin))
+            mean, sd = self._column_forecast(model, y[:origin], known, False, _mean_and_sd)
+            errors[row, :known] = (y[origin:origin + known] - mean) / sd
+        return errors
 
     @blas_single_threaded
     def _fit_core(self, ys, Xs):
@@ -172,18 +212,20 @@ class STLForecaster(BaseForecaster):
 
     # ------------------------------------------------------------------ forecasting
     def _column_forecast(self, model, y, horizon, fitted, draw):
-        """``draw(result, season)`` for one column: the ARIMA of its seasonally adjusted
-        values, from the fit (``fitted``) or run over values ``y``, and the seasonal part of
-        the next ``horizon`` steps."""
+        """``draw(model, result, season, horizon)`` for one column: the ARIMA of its
+        seasonally adjusted values, from the fit (``fitted``) or run over values ``y``, and the
+        seasonal part of the next ``horizon`` steps."""
         seasonal = _decompose(y, model.periods)
         if fitted:
             result = model.result
         else:
             result = model.result.apply(y - seasonal.sum(axis=1))
-        return draw(result, _repeat_last_seasons(seasonal, model.periods, horizon))
+        return draw(model, result, _repeat_last_seasons(seasonal, model.periods, horizon),
+                    horizon)
 
     def _forecast_all(self, horizon, contexts, draw):
-        """Per output, per column: ``draw(result, season)`` (see :meth:`_column_forecast`)."""
+        """Per output, per column: ``draw(model, result, season, horizon)`` (see
+        :meth:`_column_forecast`)."""
         if contexts is None:
             items = [(i, y, not self.updated_) for i, y in enumerate(self.recent_)]
         else:
@@ -198,26 +240,28 @@ class STLForecaster(BaseForecaster):
 
     @blas_single_threaded
     def _predict_core(self, horizon, Xs_future, contexts):
-        def mean(result, season):
-            return np.asarray(result.get_forecast(horizon).predicted_mean) + season
-
         return [np.column_stack(columns) for columns in
-                self._forecast_all(horizon, contexts, mean)]
+                self._forecast_all(horizon, contexts, _mean)]
 
     @blas_single_threaded
-    def _predict_interval_core(self, horizon, coverage, Xs_future, contexts):
-        def bounds(result, season):
-            interval = np.asarray(result.get_forecast(horizon).conf_int(alpha=1.0 - coverage))
-            return interval[:, 0] + season, interval[:, 1] + season
+    def _predict_quantiles_core(self, horizon, levels, Xs_future, contexts):
+        def quantiles(model, result, season, horizon):
+            mean, sd = _mean_and_sd(model, result, season, horizon)
+            return mean[:, None] + sd[:, None] * _calibrated(model, levels, horizon)
 
-        return [(np.column_stack([c[0] for c in columns]),
-                 np.column_stack([c[1] for c in columns]))
-                for columns in self._forecast_all(horizon, contexts, bounds)]
+        return [np.stack(columns, axis=1) for columns in
+                self._forecast_all(horizon, contexts, quantiles)]
 
     @blas_single_threaded
     def _predict_samples_core(self, horizon, n_samples, Xs_future, contexts, rng):
-        def paths(result, season):
-            return simulate_ahead(result, horizon, n_samples, None, rng) + season
+        def paths(model, result, season, horizon):
+            mean, sd = _mean_and_sd(model, result, season, horizon)
+            # the simulated paths keep the ARIMA's dependence between steps; their spread and
+            # centre are moved to the calibrated ones (10 % and 90 % quantiles)
+            low, high = _calibrated(model, (0.1, 0.9), horizon).T
+            scale = (high - low) / (2.0 * _NORMAL_90)
+            deviations = simulate_ahead(result, horizon, n_samples, None, rng) - (mean - season)
+            return mean + sd * (low + high) / 2.0 + scale * deviations
 
         return [np.stack(columns, axis=-1) for columns in
                 self._forecast_all(horizon, contexts, paths)]
@@ -226,3 +270,29 @@ class STLForecaster(BaseForecaster):
         self.recent_ = [self._recent(np.concatenate([old, y])) for old, y in
                         zip(self.recent_, ys)]
         self.updated_ = True  # forecasts now run the fitted models over the recent values
+
+
+_NORMAL_90 = 1.2815515655446004
+"""The 90 % quantile of the standard normal distribution."""
+
+
+def _mean(model, result, season, horizon):
+    """The point forecast of one column: the ARIMA's mean plus the seasonal part."""
+    return np.asarray(result.get_forecast(horizon).predicted_mean) + season
+
+
+def _mean_and_sd(model, result, season, horizon):
+    """The point forecast of one column and the ARIMA's standard error per step."""
+    forecast = result.get_forecast(horizon)
+    sd = np.asarray(forecast.se_mean, np.float64)
+    return np.asarray(forecast.predicted_mean) + season, np.where(sd > 0, sd, np.nan)
+
+
+def _calibrated(model, levels, horizon):
+    """Quantiles (horizon, L) at ``levels`` of one column's held-out errors in standard
+    errors."""
+    if model.errors is None:
+        raise ValueError(
+            f"intervals need at least {MIN_CALIBRATION_ERRORS} held-out forecasts at the end "
+            f"of the fitted series; fit STLForecaster on a longer series")
+    return pooled_quantiles(model.errors, list(levels), horizon)
