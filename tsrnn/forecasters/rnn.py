@@ -230,10 +230,11 @@ class RNNForecaster(BaseForecaster):
     -----
     *Intervals* (:meth:`predict_interval`, :meth:`predict_quantiles`) are split-conformal:
     after fitting, the forecaster (the mean of its members) forecasts up to 500 steps from
-    100 origins in the validation tails, which the weights were not trained on when
-    ``early_stopping`` is on (the tail chose the epoch and the representation, a mild
+    up to 200 origins spread over the validation tails, which the weights were not trained on
+    when ``early_stopping`` is on (the tail chose the epoch and the representation, a mild
     optimism). Step ``h``'s quantiles are the point forecast plus the conformal quantiles of
-    the errors ``h`` steps ahead; beyond the steps calibrated the spread grows with the square
+    the errors ``h`` steps ahead whose truth lies inside the tail, so the first steps get the
+    most errors; beyond the steps with at least 20 errors the spread grows with the square
     root of the horizon. ``update`` keeps the calibration; ``fit`` and ``partial_fit``
     renew it. *Sample paths* (:meth:`predict_samples`) run the network's closed loop with a
     one-step error drawn from the held-out ones added to every value it feeds back, the
