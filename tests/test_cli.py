@@ -48,7 +48,8 @@ def test_compare_on_csv_prints_one_row_per_model_and_horizon(capsys, hourly_csv)
     assert "4 origins" in out and "400 observations" in out
     header = next(line for line in out.splitlines() if "MASE" in line and "model" in line)
     assert header.split() == ["model", "horizon", "MASE", "sMAPE", "%", "MAE", "fit", "s",
-                              "predict", "ms"]
+                              "predict", "ms", "cover", "%", "MSIS"]
+    assert "share of the true values inside the 90 % prediction intervals" in out
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["naive"],
                                                                              ["markov"])]
     assert [(r[0], r[1]) for r in rows] == [("naive", "2"), ("markov", "2"), ("naive", "6"),
@@ -73,9 +74,49 @@ def test_compare_out_writes_the_numeric_table(capsys, hourly_csv, tmp_path):
     assert code == 0
     table = pd.read_csv(target)
     assert list(table.columns) == ["model", "horizon", "mase", "smape", "mae", "fit_seconds",
-                                   "predict_seconds"]
+                                   "predict_seconds", "coverage", "msis"]
     assert table["horizon"].tolist() == [1, 5]
-    assert np.isfinite(table[["mase", "smape", "mae"]].to_numpy()).all()
+    assert np.isfinite(table[["mase", "smape", "mae", "coverage", "msis"]].to_numpy()).all()
+    assert table["coverage"].between(0, 1).all()
+
+
+def test_compare_coverage_and_no_intervals(capsys, hourly_csv, tmp_path):
+    target = tmp_path / "results.csv"
+    code, out, _ = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                       "--models", "naive", "--horizons", "3", "--origins", "3", "-q",
+                       "--coverage", "0.8", "--out", target)
+    assert code == 0 and "inside the 80 % prediction intervals" in out
+    code, out, _ = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                       "--models", "naive", "--horizons", "3", "--origins", "3", "-q",
+                       "--no-intervals", "--out", target)
+    assert code == 0 and "MSIS" not in out
+    assert "coverage" not in pd.read_csv(target).columns
+    code, _, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                       "--coverage", "1.5")
+    assert code == 2 and "coverage" in err
+
+
+def test_forecast_coverage_writes_lower_and_upper(capsys, hourly_csv, tmp_path):
+    target = tmp_path / "forecast.csv"
+    code, _, err = run(capsys, "forecast", hourly_csv, "--column", "temperature", "--horizon",
+                       "4", "--model", "naive", "--coverage", "0.9", "--out", target, "-q")
+    assert code == 0, err
+    table = pd.read_csv(target)
+    assert list(table.columns[1:]) == ["temperature", "lower", "upper"]
+    assert (table["lower"] <= table["temperature"]).all()
+    assert (table["temperature"] <= table["upper"]).all()
+    assert (table["upper"] - table["lower"]).is_monotonic_increasing
+
+
+def test_backtest_coverage_adds_interval_scores_per_origin(capsys, hourly_csv, tmp_path):
+    target = tmp_path / "scores.csv"
+    code, out, err = run(capsys, "backtest", hourly_csv, "--column", "temperature",
+                         "--horizon", "3", "--model", "naive", "--origins", "3",
+                         "--coverage", "0.8", "--out", target, "-q")
+    assert code == 0, err
+    assert "80 % interval" in out
+    table = pd.read_csv(target)
+    assert {"coverage", "interval_width", "interval_score"} <= set(table.columns)
 
 
 def test_compare_runs_rnns_through_their_public_api(capsys, hourly_csv, tiny_rnn):

@@ -224,3 +224,33 @@ def test_arima_note_is_unchanged_without_a_season():
     result = run_comparison(trend_with_a_yearly_cycle(300), models=["arima"], horizons=[4],
                             n_origins=2, arima_params={"max_p": 1, "max_q": 0})
     assert "arima: order by AIC over p <= 1, q <= 0 (d by ADF)." in result.notes
+
+
+def test_comparison_scores_intervals_at_the_coverage_asked_for():
+    y = np.sin(np.arange(600) / 5.0) + np.random.default_rng(0).normal(scale=0.2, size=600)
+    result = run_comparison(y, models=["naive", "markov"], horizons=[1, 5], n_origins=10,
+                            coverage=0.8)
+    assert result.coverage == 0.8
+    assert result.table["coverage"].between(0, 1).all()
+    assert (result.table["msis"] > 0).all()
+    frame = result.forecasts["naive"]
+    assert (frame["lower"] <= frame["y_pred"]).all() and (frame["y_pred"] <= frame["upper"]).all()
+    assert "cover %" in format_comparison(result)
+    plain = run_comparison(y, models=["naive"], horizons=[1], n_origins=3, coverage=None)
+    assert plain.coverage is None and "coverage" not in plain.table
+    assert "lower" not in plain.forecasts["naive"] and "MSIS" not in format_comparison(plain)
+
+
+def test_a_model_without_intervals_is_still_compared_and_the_notes_say_why():
+    y = np.sin(np.arange(300) / 5.0)
+    result = run_comparison(y, models=["naive", "stl"], horizons=[2], n_origins=3,
+                            train_fraction=0.1, coverage=0.9)
+    row = result.table.set_index("model").loc["stl"]
+    assert np.isfinite(row["mase"]) and np.isnan(row["coverage"])
+    assert any(note.startswith("stl: no intervals") for note in result.notes)
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, float("nan"), "0.9"])
+def test_comparison_refuses_a_bad_coverage(bad):
+    with pytest.raises((ValueError, TypeError), match="coverage"):
+        run_comparison(np.arange(100.0), models=["naive"], horizons=[2], coverage=bad)

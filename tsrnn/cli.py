@@ -134,7 +134,8 @@ def _cmd_compare(args):
         y, models=models, horizons=horizons, n_origins=args.origins,
         train_fraction=args.train_fraction, context_length=args.context_length or None,
         random_state=args.seed, arima_params=_arima_params(args, preset),
-        season_length=season_length, title=title, progress=not args.quiet, log=log,
+        season_length=season_length, coverage=None if args.no_intervals else args.coverage,
+        title=title, progress=not args.quiet, log=log,
     )
     log(f"done in {time.perf_counter() - start:.0f} s")
     sys.stdout.write(format_comparison(result))
@@ -195,6 +196,11 @@ def _cmd_forecast(args):
         data.time_name: data.output_times(forecast.index),
         args.column: forecast.to_numpy(dtype=np.float64),
     })
+    lower = upper = None
+    if args.coverage is not None:
+        lower, upper = model.predict_interval(args.horizon, coverage=args.coverage)
+        table["lower"] = lower.to_numpy(dtype=np.float64)
+        table["upper"] = upper.to_numpy(dtype=np.float64)
     if args.out is None:
         sys.stdout.write(table.to_csv(index=False))
         sys.stdout.flush()
@@ -204,7 +210,8 @@ def _cmd_forecast(args):
     if args.plot is not None:
         from tsrnn.plotting import plot_forecast
 
-        plot_forecast(data.series, forecast, args.plot,
+        plot_forecast(data.series, forecast, args.plot, lower=lower, upper=upper,
+                      coverage=args.coverage, season_length=args.season_length,
                       title=f"{args.model} forecast of {args.column!r}, {args.horizon} steps")
         log(f"figure written to {args.plot}")
     return 0
@@ -230,7 +237,8 @@ def _run_backtest(args, model, y, origins, log):
     from tsrnn.model_selection import backtest
 
     step = args.step or args.horizon
-    options = dict(n_origins=len(origins), step=step, progress=not args.quiet)
+    options = dict(n_origins=len(origins), step=step, progress=not args.quiet,
+                   coverage=args.coverage)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if args.refit:
@@ -246,9 +254,14 @@ def _run_backtest(args, model, y, origins, log):
                     f"from {ctx} observations before it")
 
 
+_INTERVAL_COLUMNS = ("coverage", "interval_width", "interval_score")
+
+
 def _score_lines(scores):
     """The per-origin table with a mean row, formatted."""
-    mean = {c: scores[c].mean() for c in ("mae", "rmse", "smape", "mase")}
+    numeric = ("mae", "rmse", "smape", "mase") + tuple(
+        c for c in _INTERVAL_COLUMNS if c in scores.columns)
+    mean = {c: scores[c].mean() for c in numeric}
     shown = scores.copy()
     for c in ("origin", "time", "n_train"):
         if c in shown.columns:
@@ -256,8 +269,11 @@ def _score_lines(scores):
     mean_row = {c: "" for c in ("time", "n_train") if c in shown.columns}
     shown = pd.concat([shown, pd.DataFrame([{"origin": "mean", **mean_row, **mean}])],
                       ignore_index=True)
-    for c in ("mae", "rmse", "mase"):
-        shown[c] = shown[c].map(lambda v: f"{v:.4g}")
+    for c in ("mae", "rmse", "mase", "interval_width", "interval_score"):
+        if c in shown.columns:
+            shown[c] = shown[c].map(lambda v: f"{v:.4g}")
+    if "coverage" in shown.columns:
+        shown["coverage"] = shown["coverage"].map(lambda v: f"{100 * v:.1f} %")
     shown["smape"] = shown["smape"].map(lambda v: f"{v:.2f}")
     shown = shown.rename(columns={"smape": "sMAPE %", "mae": "MAE", "rmse": "RMSE",
                                   "mase": "MASE"})
@@ -272,7 +288,8 @@ def _cmd_backtest(args):
     origins = _backtest_origins(args, len(y))
     model = _model(args, y.iloc[:origins[0]], missing)
     scores, how = _run_backtest(args, model, y, origins, log)
-    columns = [c for c in ("origin", "time", "n_train", "mae", "rmse", "smape", "mase")
+    columns = [c for c in ("origin", "time", "n_train", "mae", "rmse", "smape", "mase",
+                           "coverage", "interval_width", "interval_score")
                if c in scores.columns]
     scores = scores[columns]
     if "time" in scores.columns and data.time_kind == "seconds":
@@ -286,6 +303,9 @@ def _cmd_backtest(args):
     print()
     print("MASE: MAE over the in-sample MAE of the one-step naive forecast on all observations "
           "before the origin.")
+    if args.coverage is not None:
+        print(f"coverage: share of the horizon's true values inside the {100 * args.coverage:g} "
+              f"% interval; width and interval score in the column's units.")
     if args.out is not None:
         scores.to_csv(args.out, index=False)
         log(f"per-origin scores written to {args.out}")
@@ -423,6 +443,11 @@ def _add_compare(commands, common):
                           help="observations before each origin given to the models as "
                                "context (0: all; default: %(default)s)")
     _model_options(compare)
+    protocol.add_argument("--coverage", type=_fraction, default=0.9, metavar="C",
+                          help="nominal coverage of the prediction intervals scored (columns "
+                               "'cover %%' and 'MSIS'; default: %(default)s)")
+    protocol.add_argument("--no-intervals", action="store_true",
+                          help="score point forecasts only (faster)")
     output = compare.add_argument_group("output")
     output.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
     output.add_argument("--plot", metavar="FILE.png",
@@ -444,6 +469,9 @@ def _add_forecast(commands, common):
                           help="write the forecast here (default: standard output)")
     forecast.add_argument("--plot", metavar="FILE.png",
                           help="write a figure of the series end and the forecast")
+    forecast.add_argument("--coverage", type=_fraction, metavar="C",
+                          help="also write a prediction interval of this nominal coverage, e.g. "
+                               "0.9 (columns 'lower' and 'upper')")
     _model_options(forecast)
     forecast.set_defaults(handler=_cmd_forecast)
 
@@ -467,6 +495,9 @@ def _add_backtest(commands, common):
     backtest.add_argument("--refit", action="store_true",
                           help="refit at every origin instead of fitting once on the data "
                                "before the first origin")
+    backtest.add_argument("--coverage", type=_fraction, metavar="C",
+                          help="also score a prediction interval of this nominal coverage, e.g. "
+                               "0.9 (coverage, width and interval score per origin)")
     backtest.add_argument("--out", metavar="FILE.csv", help="also write the per-origin scores")
     _model_options(backtest)
     backtest.set_defaults(handler=_cmd_backtest)

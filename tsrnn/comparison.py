@@ -22,7 +22,8 @@ from tsrnn.datasets import load_co2, load_ecg
 from tsrnn.forecasters import (ARIMAForecaster, MarkovForecaster, NaiveForecaster, STLForecaster,
                                RNNForecaster)
 from tsrnn.forecasters.arima import ndiffs
-from tsrnn.metrics import mae, naive_scale, scaled_error, smape
+from tsrnn.metrics import coverage as coverage_score
+from tsrnn.metrics import interval_score, mae, naive_scale, scaled_error, smape
 from tsrnn.model_selection import backtest, rolling_origins
 
 __all__ = ["run_comparison", "format_comparison", "make_forecaster", "describe_model",
@@ -388,9 +389,13 @@ class ComparisonResult:
         One row per model and horizon: ``model``, ``horizon``, ``mase``, ``smape`` (percent),
         ``mae``, ``fit_seconds`` (one fit on the training part) and ``predict_seconds`` (mean
         time of one forecast of the longest horizon, context included).
+        With a ``coverage``, also ``coverage`` (share of the true values inside the
+        intervals) and ``msis`` (mean interval score over the MASE scale); NaN for a model
+        whose intervals could not be computed (the notes say why).
     forecasts : dict of str to pandas.DataFrame
         Per model, the forecasts of the longest horizon at every origin, as returned by
-        :func:`~tsrnn.model_selection.backtest` (``origin``, ``step``, ``y_true``, ``y_pred``).
+        :func:`~tsrnn.model_selection.backtest` (``origin``, ``step``, ``y_true``, ``y_pred``,
+        and with a ``coverage`` the interval's ``lower`` and ``upper``).
     step_mae : pandas.DataFrame of shape (max(horizons), n_models)
         Mean absolute error per step ahead (rows 1..H), one column per model.
     y : pandas.Series
@@ -407,6 +412,10 @@ class ComparisonResult:
         Lines printed under the table (model settings, missing values).
     title, value_label, step_note : str
         Texts for headers and figures.
+    coverage : float or None
+        Nominal coverage of the intervals scored (None: none were).
+    season_length : float, tuple or None
+        The season given to the comparison (for figures).
     """
 
     table: pd.DataFrame
@@ -424,6 +433,8 @@ class ComparisonResult:
     title: str = ""
     value_label: str = ""
     step_note: str = ""
+    coverage: object = None
+    season_length: object = None
 
 
 def _check_horizons(horizons):
@@ -447,6 +458,7 @@ class _Protocol:
     context_length: object
     scale: float
     missing: str
+    coverage: object = None
 
     @property
     def longest(self):
@@ -461,12 +473,14 @@ class _Protocol:
         return self.origins[1] - self.origins[0] if len(self.origins) > 1 else 1
 
 
-def _make_protocol(y, horizons, n_origins, train_fraction, context_length):
+def _make_protocol(y, horizons, n_origins, train_fraction, context_length, coverage=None):
     """Split ``y``, place the origins and fix the MASE scale (see :func:`run_comparison`)."""
     horizons = _check_horizons(horizons)
     if not isinstance(y, pd.Series):
         y = pd.Series(np.asarray(y, dtype=np.float64).ravel())
     check_real(train_fraction, "train_fraction", 0, 1, low_open=True, high_open=True)
+    if coverage is not None:
+        coverage = check_real(coverage, "coverage", 0, 1, low_open=True, high_open=True)
     n_origins = check_int(n_origins, "n_origins", minimum=1)
     n, longest = len(y), horizons[-1]
     n_train = int(round(n * train_fraction))
@@ -481,12 +495,25 @@ def _make_protocol(y, horizons, n_origins, train_fraction, context_length):
         y=y, n_train=n_train, origins=origins, horizons=horizons,
         context_length=context_length if context_length and context_length > 0 else None,
         scale=naive_scale(y.iloc[:n_train].to_numpy(), nan_policy="omit"),
-        missing="interpolate" if y.isna().any() else "raise",
+        missing="interpolate" if y.isna().any() else "raise", coverage=coverage,
     )
 
 
 def _forecast_all(model, protocol, progress):
-    """The longest-horizon forecasts from every origin, and the mean time of one."""
+    """The longest-horizon forecasts from every origin (with intervals when the protocol has
+    a coverage), the mean time of one, and why intervals are missing (or None)."""
+    try:
+        frame, seconds = _backtest_timed(model, protocol, progress, protocol.coverage)
+        return frame, seconds, None
+    except (ValueError, NotImplementedError) as error:
+        if protocol.coverage is None:
+            raise
+        # the point forecasts are still worth comparing; the notes say why there is no band
+        frame, seconds = _backtest_timed(model, protocol, progress, None)
+        return frame, seconds, str(error)
+
+
+def _backtest_timed(model, protocol, progress, coverage):
     p = protocol
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -494,12 +521,23 @@ def _forecast_all(model, protocol, progress):
         _, frame = backtest(model, p.y, horizon=p.longest, n_origins=p.n_origins,
                             step=p.origin_step, initial=p.n_train,
                             context_length=p.context_length, metrics={"mae": lambda t, f: 0.0},
-                            progress=progress, return_forecasts=True)
+                            progress=progress, return_forecasts=True, coverage=coverage)
         seconds = (time.perf_counter() - start) / p.n_origins
     return frame.sort_values(["origin", "step"], kind="stable").reset_index(drop=True), seconds
 
 
-def _horizon_rows(name, truth, pred, protocol, fit_seconds, predict_seconds):
+def _interval_columns(truth, bounds, h, protocol):
+    """Coverage and scaled interval score of the first ``h`` steps, pooled over origins."""
+    if bounds is None:
+        return {"coverage": np.nan, "msis": np.nan}
+    lower, upper = (b[:, :h].ravel() for b in bounds)
+    known = truth[:, :h].ravel()
+    score = interval_score(known, lower, upper, protocol.coverage, nan_policy="omit")
+    return {"coverage": coverage_score(known, lower, upper, nan_policy="omit"),
+            "msis": scaled_error(score, protocol.scale)}
+
+
+def _horizon_rows(name, truth, pred, bounds, protocol, fit_seconds, predict_seconds):
     """One table row per horizon: scores per origin over its first h steps, then the mean."""
     rows = []
     for h in protocol.horizons:
@@ -511,6 +549,8 @@ def _horizon_rows(name, truth, pred, protocol, fit_seconds, predict_seconds):
             "smape": float(np.nanmean(smapes)), "mae": mean_mae,
             "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
         })
+        if protocol.coverage is not None:
+            rows[-1].update(_interval_columns(truth, bounds, h, protocol))
     return rows
 
 
@@ -525,6 +565,8 @@ def _evaluate(model, name, protocol, progress, log):
         The longest-horizon forecasts from :func:`~tsrnn.model_selection.backtest`.
     step_mae : ndarray of shape (longest,)
         Mean absolute error per step ahead.
+    interval_problem : str or None
+        Why the model gave no intervals, when a coverage was asked for.
     """
     p = protocol
     fit_seconds, lines = fit_timed(model, p.y.iloc[:p.n_train])
@@ -533,14 +575,20 @@ def _evaluate(model, name, protocol, progress, log):
             log(f"      warning: {line}")
     log(f"      fitted in {fit_seconds:.1f} s; forecasting {p.longest} steps from "
         f"{p.n_origins} origins")
-    frame, predict_seconds = _forecast_all(model, p, progress)
-    truth = frame["y_true"].to_numpy().reshape(p.n_origins, p.longest)
-    pred = frame["y_pred"].to_numpy().reshape(p.n_origins, p.longest)
+    frame, predict_seconds, interval_problem = _forecast_all(model, p, progress)
+    if interval_problem:
+        log(f"      no intervals: {interval_problem}")
+
+    def per_origin(column):
+        return frame[column].to_numpy().reshape(p.n_origins, p.longest)
+
+    truth, pred = per_origin("y_true"), per_origin("y_pred")
+    bounds = (per_origin("lower"), per_origin("upper")) if "lower" in frame else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a step with no truth gives NaN
         step_mae = np.nanmean(np.abs(truth - pred), axis=0)
-    rows = _horizon_rows(name, truth, pred, p, fit_seconds, predict_seconds)
-    return rows, frame, step_mae
+    rows = _horizon_rows(name, truth, pred, bounds, p, fit_seconds, predict_seconds)
+    return rows, frame, step_mae, interval_problem
 
 
 def _sorted_table(rows, labels):
@@ -556,10 +604,12 @@ def _fit_size(name, limit, n_train):
     return f"{n_train:,} observations"
 
 
-def _notes(y, models, fitted, protocol, random_state, season_length):
+def _notes(y, models, fitted, protocol, random_state, season_length, interval_problems):
     """Lines under the table: what each model was and how missing values were handled."""
     n_train = protocol.n_train
     notes = []
+    for label, problem in interval_problems.items():
+        notes.append(f"{label}: no intervals ({problem}).")
     n_missing = int(y.isna().sum())
     if n_missing:
         notes.append(f"{n_missing} missing value(s): interpolated in the models' inputs, left "
@@ -584,7 +634,8 @@ def _notes(y, models, fitted, protocol, random_state, season_length):
 def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS,
                    train_fraction=DEFAULT_TRAIN_FRACTION, context_length=DEFAULT_CONTEXT,
                    random_state=0, arima_params=None, season_length=None,
-                   markov_differences="auto", title="", progress=False, log=None):
+                   markov_differences="auto", coverage=0.9, title="", progress=False,
+                   log=None):
     """Fit each model once on the start of ``y`` and score rolling forecasts over the rest.
 
     Protocol: every model is fitted on the first ``train_fraction`` of ``y`` (timed), then
@@ -621,6 +672,9 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
     markov_differences : {"auto", 0, 1}, default="auto"
         ``differences`` of the Markov chain; "auto" lets :class:`~tsrnn.MarkovForecaster`
         choose by its validation score on the training part.
+    coverage : float or None, default=0.9
+        Nominal coverage of the prediction intervals scored at every origin (table columns
+        ``coverage`` and ``msis``); None scores point forecasts only (faster).
     title : str, optional
         What ``y`` is, for the header.
     progress : bool, default=False
@@ -649,10 +703,11 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
     """
     log = log or (lambda message: None)
     models = resolve_models(models, season_length)
-    protocol = _make_protocol(y, horizons, n_origins, train_fraction, context_length)
+    protocol = _make_protocol(y, horizons, n_origins, train_fraction, context_length,
+                              coverage)
     y, n_train = protocol.y, protocol.n_train
     limit = (arima_params or {}).get("max_fit_length")
-    rows, forecasts, step_mae, fitted = [], {}, {}, {}
+    rows, forecasts, step_mae, fitted, interval_problems = [], {}, {}, {}, {}
     with single_threaded_blas():
         for k, name in enumerate(models, start=1):
             model = make_forecaster(name, random_state=random_state, missing=protocol.missing,
@@ -662,8 +717,10 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
             label = MODEL_LABELS[name]
             log(f"[{k}/{len(models)}] {label}: fitting {describe_model(name, model)} on "
                 f"{_fit_size(name, limit, n_train)}")
-            model_rows, forecasts[label], step_mae[label] = _evaluate(
+            model_rows, forecasts[label], step_mae[label], problem = _evaluate(
                 model, label, protocol, progress, log)
+            if problem:
+                interval_problems[label] = problem
             rows.extend(model_rows)
             fitted[name] = model
     labels = [MODEL_LABELS[name] for name in models]
@@ -675,9 +732,11 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
         y=y, models=labels, horizons=protocol.horizons, origins=protocol.origins,
         origin_step=protocol.origin_step, n_train=n_train,
         context_length=protocol.context_length, scale=protocol.scale,
-        notes=_notes(y, models, fitted, protocol, random_state, season_length),
+        notes=_notes(y, models, fitted, protocol, random_state, season_length,
+                     interval_problems),
         title=title, value_label=str(y.name) if y.name is not None else "",
         step_note=f" (1 step = {describe_steps(1, freq)})" if freq is not None else "",
+        coverage=protocol.coverage, season_length=season_length,
     )
 
 
@@ -716,7 +775,7 @@ def format_comparison(result):
         f"horizons: {horizon_text}; each forecast is conditioned on {context} (context)",
         "",
     ]
-    shown = pd.DataFrame({
+    columns = {
         "model": result.table["model"],
         "horizon": [
             f"{h} ({describe_steps(h, step)})" if step is not None else str(h)
@@ -727,16 +786,26 @@ def format_comparison(result):
         "MAE": result.table["mae"].map(lambda v: f"{v:.4g}"),
         "fit s": result.table["fit_seconds"].map(lambda v: f"{v:.1f}"),
         "predict ms": result.table["predict_seconds"].map(lambda v: f"{1000 * v:.1f}"),
-    })
-    lines.append(shown.to_string(index=False))
+    }
+    if result.coverage is not None:
+        columns["cover %"] = result.table["coverage"].map(lambda v: f"{100 * v:.1f}")
+        columns["MSIS"] = result.table["msis"].map(lambda v: f"{v:.3f}")
+    lines.append(pd.DataFrame(columns).to_string(index=False))
     lines.append("")
     lines.append(
         f"MASE: MAE over the in-sample MAE of the one-step naive forecast on the training part "
         f"({result.scale:.4g}). sMAPE in percent (0-200)."
     )
     lines.append(
-        f"predict ms: mean time of one {result.horizons[-1]}-step forecast with its context."
+        f"predict ms: mean time of one {result.horizons[-1]}-step forecast with its context"
+        f"{' and its interval' if result.coverage is not None else ''}."
     )
+    if result.coverage is not None:
+        level = f"{100 * result.coverage:g} %"
+        lines.append(
+            f"cover %: share of the true values inside the {level} prediction intervals (aim: "
+            f"{level}); MSIS: mean interval score at {level} over the MASE scale (width plus "
+            f"penalties for misses; lower is better).")
     lines.extend(result.notes)
     return "\n".join(lines) + "\n"
 
