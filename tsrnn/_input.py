@@ -29,6 +29,9 @@ __all__ = ["SeriesLayout", "Table", "Columns", "Context", "to_table", "infer_ste
            "check_coverage", "check_missing", "MISSING_OPTIONS"]
 
 MISSING_OPTIONS = ("raise", "interpolate")
+MAX_HORIZON = 100_000
+"""Most steps one forecast may ask for: a request is refused before anything is allocated.
+Raise it (``tsrnn._input.MAX_HORIZON = ...``) for a longer forecast."""
 
 
 @dataclass(frozen=True)
@@ -343,9 +346,24 @@ def with_index_end(table, what, fallback=None):
 
 
 # ------------------------------------------------------------------ values
+MAX_ABS_VALUE = 1e150
+"""Largest magnitude accepted in data: squares and sums of squares of larger values overflow
+float64 in every model's fit (variances, likelihoods)."""
+
+
 def fill_missing(values, what, missing):
-    """Check for NaN/inf; with ``missing="interpolate"`` fill them linearly (edges: nearest)."""
+    """Check for NaN/inf; with ``missing="interpolate"`` fill them linearly (edges: nearest).
+
+    Values beyond :data:`MAX_ABS_VALUE` are refused either way.
+    """
     finite = np.isfinite(values)
+    huge = finite & (np.abs(values) > MAX_ABS_VALUE)
+    if huge.any():
+        rows = np.flatnonzero(huge.any(axis=1))
+        raise ValueError(
+            f"{what} holds {int(huge.sum())} value(s) beyond +-{MAX_ABS_VALUE:.0e} (first at "
+            f"row(s) {rows[:5].tolist()}), too large for the models' arithmetic; rescale the "
+            f"data (e.g. to other units)")
     if finite.all():
         return values
     if missing != "interpolate":
@@ -508,8 +526,14 @@ def wrap(values, layout, index):
 
 
 def check_horizon(horizon):
-    """``horizon`` as an int >= 1."""
-    return check_int(horizon, "horizon", minimum=1)
+    """``horizon`` as an int in 1..:data:`MAX_HORIZON`."""
+    horizon = check_int(horizon, "horizon", minimum=1)
+    if horizon > MAX_HORIZON:
+        raise ValueError(
+            f"horizon={horizon:,} is more than the limit of {MAX_HORIZON:,} steps "
+            f"(tsrnn._input.MAX_HORIZON): forecast in pieces (predict, update with the new "
+            f"values, predict again) or raise the limit")
+    return horizon
 
 
 def check_coverage(coverage):

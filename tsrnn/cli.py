@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tsrnn._input import check_horizon
 from tsrnn._threads import single_threaded_blas
 from tsrnn.comparison import (DEFAULT_CONTEXT, DEFAULT_ORIGINS, DEFAULT_TRAIN_FRACTION,
                               MODEL_NAMES, PRESETS, describe_fitted, describe_model,
@@ -185,6 +186,7 @@ def _load_for_model(args, log):
 
 def _cmd_forecast(args):
     log = _logger(args)
+    check_horizon(args.horizon)  # before any reading or fitting
     _check_plot(args.plot)
     _check_output_dir(args.out)
     _check_output_dir(args.plot)
@@ -282,6 +284,7 @@ def _score_lines(scores):
 
 def _cmd_backtest(args):
     log = _logger(args)
+    check_horizon(args.horizon)
     _check_output_dir(args.out)
     data, missing = _load_for_model(args, log)
     y = data.series

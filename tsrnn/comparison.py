@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tsrnn._checks import check_int, check_real
+from tsrnn._input import check_horizon
 from tsrnn._threads import single_threaded_blas
 from tsrnn._timesteps import describe_steps, index_step
 from tsrnn.datasets import load_co2, load_ecg
@@ -444,6 +445,7 @@ def _check_horizons(horizons):
         raise ValueError(f"horizons must be positive integers, got {horizons!r}") from None
     if not values or values[0] < 1:
         raise ValueError(f"horizons must be positive integers, got {list(horizons)!r}")
+    check_horizon(values[-1])
     return values
 
 

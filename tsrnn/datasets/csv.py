@@ -106,6 +106,7 @@ def _regular(series, kind):
             f"{_describe_tick(step, kind)}); forecasting needs a regular sampling rate: "
             f"resample the file first"
         )
+    _check_grid_size(int(slot[-1]) + 1, len(index), index.name)
     values = np.full(slot[-1] + 1, np.nan)
     values[slot] = series.to_numpy(dtype=np.float64)
     grid_ticks = ticks[0] + step * np.arange(slot[-1] + 1)
@@ -123,6 +124,21 @@ def _regular(series, kind):
             raise ValueError(f"the integer times in {index.name!r} have an uneven step")
         grid = pd.Index(np.round(grid_ticks).astype(np.int64), name=index.name)
     return pd.Series(values, index=grid, name=series.name), int(grid.size - len(index))
+
+
+MAX_INSERTED_ROWS = 1_000_000
+"""Most missing rows the reader inserts to put a file's times on a regular grid."""
+
+
+def _check_grid_size(n_grid, n_rows, name):
+    """Refuse, before allocating, a grid that would be mostly inserted gaps."""
+    inserted = n_grid - n_rows
+    if inserted > MAX_INSERTED_ROWS:
+        raise ValueError(
+            f"the times in {name!r} would need {inserted:,} missing rows inserted between "
+            f"{n_rows:,} rows to be evenly spaced, more than the limit of "
+            f"{MAX_INSERTED_ROWS:,} (tsrnn.datasets.csv.MAX_INSERTED_ROWS): check the time "
+            f"column for a wrong entry, or resample the file first")
 
 
 def _describe_tick(step, kind):
