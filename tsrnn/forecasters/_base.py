@@ -327,7 +327,26 @@ class BaseForecaster(BaseEstimator):
             return values
         mean = getattr(self, f"{which}_mean_")[row]
         scale = getattr(self, f"{which}_scale_")[row]
-        return np.ascontiguousarray((values - mean) / scale)
+        scaled = np.ascontiguousarray((values - mean) / scale)
+        self._check_representable(scaled, which)
+        return scaled
+
+    def _scaled_limit(self):
+        """Largest standardised magnitude the model's arithmetic holds (None: no limit)."""
+        return None
+
+    def _check_representable(self, scaled, which):
+        """Refuse values whose standardised size would overflow the model's arithmetic."""
+        limit = self._scaled_limit()
+        if limit is None or scaled.size == 0:
+            return
+        largest = float(np.max(np.abs(scaled)))
+        if not largest <= limit:
+            name = "exogenous values (X)" if which == "X" else "values"
+            raise ValueError(
+                f"{name} up to {largest:.3g} standard deviations from the fitted mean are "
+                f"beyond what {type(self).__name__} can compute with (at most {limit:.3g}); "
+                f"check the data for a wrong entry or a change of units")
 
     def _unscale(self, values, row):
         if not self._standardize:
@@ -537,10 +556,11 @@ class BaseForecaster(BaseEstimator):
         return out
 
     def _finish(self, arrays, plan):
-        outputs = [
-            wrap(self._unscale(a, r), layout, index)
-            for a, r, layout, index in zip(arrays, plan.scale_rows, plan.layouts, plan.indexes)
-        ]
+        restored = [self._unscale(a, r) for a, r in zip(arrays, plan.scale_rows)]
+        for values in restored:
+            self._check_finite_output(values, "forecast")
+        outputs = [wrap(values, layout, index)
+                   for values, layout, index in zip(restored, plan.layouts, plan.indexes)]
         return outputs if plan.is_list else outputs[0]
 
     def predict(self, horizon, X=None, context=None):
@@ -566,6 +586,16 @@ class BaseForecaster(BaseEstimator):
             Same kind as the input (the context when given, otherwise the fit data). A pandas
             forecast is indexed by the ``horizon`` labels after the last observation seen (fit
             data plus updates), or after the context's last label.
+
+        Raises
+        ------
+        ValueError
+            For a horizon beyond ``tsrnn._input.MAX_HORIZON`` steps, or contexts or
+            exogenous values that do not fit the model (wrong columns, too short, values too
+            large for the model's arithmetic).
+        FloatingPointError
+            When the forecast is not finite (the model or its inputs overflow); it is never
+            returned.
 
         Examples
         --------

@@ -386,6 +386,10 @@ class RNNForecaster(BaseForecaster):
         self._train_members(ys, Xs, epochs=self.max_epochs, incremental=continuing)
         self._calibrate(ys, Xs, held_out=self.early_stopping and self.max_epochs > 1)
 
+    def _scaled_limit(self):
+        # products in the kernels must stay finite in the network's dtype
+        return float(np.sqrt(np.finfo(check_dtype(self.dtype, "dtype")).max))
+
     # ------------------------------------------------------------------ uncertainty
     def _calibrate(self, ys, Xs, held_out):
         """Keep the errors of the fitted forecast at origins in the validation tails."""
