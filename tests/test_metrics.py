@@ -38,9 +38,10 @@ def test_mase_with_season_length():
     assert mase([3.0], [6.0], y_train=train, season_length=2) == pytest.approx(2.0)
 
 
-def test_mase_zero_scale_is_inf_or_zero():
+def test_mase_zero_scale_is_inf_or_undefined():
     assert mase([1.0], [2.0], y_train=[3.0, 3.0, 3.0]) == np.inf
-    assert mase([1.0], [1.0], y_train=[3.0, 3.0, 3.0]) == 0.0
+    with pytest.warns(RuntimeWarning, match="undefined"):
+        assert np.isnan(mase([1.0], [1.0], y_train=[3.0, 3.0, 3.0]))
 
 
 def test_mase_needs_training_values_beyond_season():

@@ -12,6 +12,8 @@ a ValueError.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -169,7 +171,8 @@ def mase(y_true, y_pred, y_train, season_length=1, nan_policy="propagate"):
     -------
     float
         ``inf`` when the training series is constant at lag ``season_length`` (zero scale) and
-        the forecast has errors; ``0.0`` when it has none.
+        the forecast has errors; NaN, with a RuntimeWarning, when it has none (0 / 0 is
+        undefined: there is nothing to compare with).
 
     Examples
     --------
@@ -189,7 +192,8 @@ def mase(y_true, y_pred, y_train, season_length=1, nan_policy="propagate"):
 
 
 def scaled_error(error, scale):
-    """``error / scale`` as MASE defines it: ``inf`` for an error on a zero scale, 0 for none.
+    """``error / scale`` as MASE defines it: ``inf`` for an error on a zero scale, NaN (with a
+    RuntimeWarning) for none.
 
     Parameters
     ----------
@@ -212,7 +216,12 @@ def scaled_error(error, scale):
     if np.isnan(scale) or np.isnan(error):
         return float("nan")
     if scale == 0.0:
-        return 0.0 if error == 0.0 else float("inf")
+        if error == 0.0:
+            warnings.warn("the scaled error is undefined (0 / 0): the naive forecast has no "
+                          "error on the training data and neither has this one", RuntimeWarning,
+                          stacklevel=2)
+            return float("nan")
+        return float("inf")
     return float(error) / float(scale)
 
 
