@@ -544,3 +544,78 @@ def check_coverage(coverage):
 def check_missing(missing):
     """``missing`` if it is one of :data:`MISSING_OPTIONS`."""
     return check_option(missing, "missing", MISSING_OPTIONS)
+
+
+# ------------------------------------------------------------------ updates
+def _step_count(layout, label):
+    """Whole steps from ``layout.last`` to ``label`` for a fixed step, else None (calendar
+    offsets such as month ends or business days have no fixed length)."""
+    step = layout.step
+    if layout.index_kind in ("range", "int"):
+        distance, length = label - layout.last, step
+    elif layout.index_kind in ("datetime", "timedelta") and hasattr(step, "nanos"):
+        try:
+            length = pd.Timedelta(step.nanos, "ns")
+        except ValueError:
+            return None
+        distance = pd.Timedelta(label - layout.last)
+    else:
+        return None
+    count = distance / length
+    return int(round(count)) if abs(count - round(count)) < 1e-9 else np.nan
+
+
+def _spacing_error(layout, table, what):
+    return ValueError(
+        f"{what} is not on the model's time grid: the model steps by {layout.step!r} after "
+        f"its last observation ({layout.last}), but {what}'s labels are "
+        f"{[str(v) for v in table.index[:3]]}...; resample the new values to that step")
+
+
+def place_update(layout, table, x_values, what, missing):
+    """New observations put on the grid that continues ``layout``.
+
+    Returns ``(values, x_values)``: the rows as given when they follow the last label seen
+    step by step; with skipped steps, those rows inserted and filled by linear interpolation
+    between the new values (a leading gap takes the first new value) when
+    ``missing="interpolate"``, else a ValueError that counts them. Labels off the grid
+    (another frequency, or between steps) are a ValueError.
+    """
+    index = table.index
+    n = table.values.shape[0]
+    if index is None or layout.index_kind is None:
+        return table.values, x_values
+    expected = layout.future_index(1)[0]
+    if index[0] == expected and (n == 1 or index[-1] == layout.future_index(n)[-1]):
+        return table.values, x_values  # the common case: consecutive rows
+    positions = [_step_count(layout, label) for label in (index[0], index[-1])]
+    if positions[0] is None:  # calendar offsets: only consecutive labels are checked
+        raise _spacing_error(layout, table, what)
+    slots = np.array([_step_count(layout, label) for label in index], dtype=np.float64)
+    if not np.all(np.isfinite(slots)) or _has_other_step(slots):
+        raise _spacing_error(layout, table, what)
+    skipped = int(slots[-1]) - n
+    if skipped > MAX_HORIZON:
+        raise ValueError(f"{what} starts {int(slots[0]) - 1:,} steps after the last observation "
+                         f"seen; more than {MAX_HORIZON:,} missing steps cannot be filled")
+    if missing != "interpolate":
+        raise ValueError(
+            f"{what} skips {skipped:,} step(s) of {layout.step!r} after the last observation "
+            f"seen ({layout.last}): pass the missing rows (NaN where unknown) with "
+            f"missing='interpolate', or start at {expected}")
+    rows = slots.astype(np.int64) - 1
+    return _fill_grid(table.values, rows, what), (
+        None if x_values is None else _fill_grid(x_values, rows, what + " (X)"))
+
+
+def _has_other_step(slots):
+    """True when the labels are spaced by a step other than the model's (e.g. daily values
+    on an hourly model), rather than consecutive with a few gaps."""
+    steps = np.diff(slots)
+    return steps.size > 0 and (np.any(steps < 1) or np.median(steps) != 1)
+
+
+def _fill_grid(values, rows, what):
+    grid = np.full((int(rows[-1]) + 1, values.shape[1]), np.nan)
+    grid[rows] = values
+    return fill_missing(grid, what, "interpolate")

@@ -26,8 +26,8 @@ from sklearn.exceptions import NotFittedError
 
 from tsrnn._checks import option, validate_params
 from tsrnn._input import (MISSING_OPTIONS, Columns, Context, SeriesLayout, check_horizon,
-                          check_missing, convert_observations, item_name, split_list,
-                          split_pairs, wrap)
+                          check_missing, convert_observations, item_name, place_update,
+                          split_list, split_pairs, wrap)
 from tsrnn._uncertainty import (check_coverages, check_n_samples, check_quantile_levels,
                                 interval_levels, wrap_quantiles, wrap_samples)
 
@@ -781,9 +781,13 @@ class BaseForecaster(BaseEstimator):
                 y_i, X_i, what, missing, columns=self._target_columns(),
                 exog_columns=self._exog_columns(), fallback=old)
             layouts.append(self._advance_layout(old, table, what))
-            ys.append(self._scale(table.values, i))
+            values, x_values = place_update(old, table, None if x_table is None
+                                            else x_table.values, what, missing)
+            if values.shape[0] != table.values.shape[0]:  # skipped steps were filled in
+                layouts[-1] = layouts[-1].with_changes(n_seen=old.n_seen + values.shape[0])
+            ys.append(self._scale(values, i))
             if Xs is not None:
-                Xs.append(self._scale(x_table.values, i, "X"))
+                Xs.append(self._scale(x_values, i, "X"))
         return ys, Xs, layouts
 
     def update(self, y, X=None):
