@@ -9,10 +9,11 @@ from tqdm.auto import tqdm
 
 from tsrnn._checks import (boolean, check_dtype, check_int, check_real, integer, option,
                            real)
+from tsrnn._model_schema import read_rnn_model
 from tsrnn._representation import Level, SeasonalChange, representation_from_config
 from tsrnn._threads import blas_single_threaded, get_num_threads
 from tsrnn._uncertainty import error_quantiles
-from tsrnn.io import label_from_json, label_to_json, read_model, write_model
+from tsrnn.io import ModelFileError, label_from_json, label_to_json, write_model
 from tsrnn.nn.losses import LOSSES
 from tsrnn.nn.network import CELLS, RecurrentNetwork
 from tsrnn.nn.optim import OPTIMIZERS
@@ -737,8 +738,25 @@ class RNNForecaster(BaseForecaster):
         Returns
         -------
         RNNForecaster
+
+        Raises
+        ------
+        tsrnn.io.ModelFileError
+            A ValueError, if the file is not a valid model of this class: it is checked
+            (sizes, header, every array's name, dtype, shape and values) before anything is
+            built from it.
         """
-        header, arrays = read_model(path, cls.__name__)
+        header, arrays = read_rnn_model(path, cls)
+        try:
+            return cls._from_file(header, arrays)
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            # read_rnn_model checked the file; anything it missed is still the file's fault
+            raise ModelFileError(f"{path} is not a valid tsrnn model file: {error!r}") \
+                from error
+
+    @classmethod
+    def _from_file(cls, header, arrays):
+        """The forecaster a checked file's header and arrays describe."""
         params = {name: label_from_json(value) for name, value in header["params"].items()}
         forecaster = cls(**params)
         base = {k[5:]: v for k, v in arrays.items() if k.startswith("base/")}
