@@ -57,13 +57,18 @@ def test_compare_on_csv_prints_one_row_per_model_and_horizon(capsys, hourly_csv)
     assert err == ""  # -q: no progress on stderr
 
 
-def test_compare_shows_progress_and_the_model_being_fitted_on_stderr(capsys, hourly_csv):
+def test_compare_shows_progress_and_the_model_being_fitted_on_stderr(capsys, hourly_csv,
+                                                                   monkeypatch):
     code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
                          "--models", "naive", "markov", "--horizons", "3", "--origins", "3")
     assert code == 0
     assert "[1/2] naive: fitting" in err and "[2/2] markov: fitting" in err
-    assert "backtest" in err  # the per-origin progress bar
+    assert "backtest" not in err  # stderr is no terminal here: no progress bar in the log
     assert "fitting" not in out  # the table on stdout stays clean
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, out, err = run(capsys, "compare", "--csv", hourly_csv, "--column", "temperature",
+                         "--models", "naive", "--horizons", "3", "--origins", "3")
+    assert code == 0 and "backtest" in err  # on a terminal, the per-origin progress bar
 
 
 def test_compare_out_writes_the_numeric_table(capsys, hourly_csv, tmp_path):
@@ -418,4 +423,4 @@ def test_season_length_makes_the_csv_arima_seasonal(capsys, hourly_csv):
     pd.DataFrame({"t": np.arange(300), "value": walk}).to_csv(path, index=False)
     code, out, err = run(capsys, "compare", "--csv", path, "--column", "value", *common[5:])
     assert code == 0, err
-    assert "arima: order by AIC over p <= 0, q <= 0 (d by ADF)" in out
+    assert "order by AIC over p <= 0, q <= 0 (d by ADF)" in out

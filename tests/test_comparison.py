@@ -223,7 +223,7 @@ def test_co2_comparison_fits_a_seasonal_arima_and_its_note_says_what_it_is():
 def test_arima_note_is_unchanged_without_a_season():
     result = run_comparison(trend_with_a_yearly_cycle(300), models=["arima"], horizons=[4],
                             n_origins=2, arima_params={"max_p": 1, "max_q": 0})
-    assert "arima: order by AIC over p <= 1, q <= 0 (d by ADF)." in result.notes
+    assert "arima: ARIMA(1, 1, 0), order by AIC over p <= 1, q <= 0 (d by ADF)." in result.notes
 
 
 def test_comparison_scores_intervals_at_the_coverage_asked_for():

@@ -178,7 +178,8 @@ def _check_index(index, what):
 
 
 def _series_values(obj, what):
-    _check_numeric_dtype(obj.dtype, f"the series {obj.name!r}", what)
+    label = "the series" if obj.name is None else f"the series {obj.name!r}"
+    _check_numeric_dtype(obj.dtype, label, what)
     values = obj.to_numpy(dtype=np.float64, na_value=np.nan).reshape(-1, 1)
     return values, SeriesLayout(kind="series", name=obj.name), obj.index
 
@@ -369,8 +370,9 @@ def fill_missing(values, what, missing):
     if missing != "interpolate":
         rows = np.flatnonzero(~finite.all(axis=1))
         raise ValueError(
-            f"{what} contains {int((~finite).sum())} NaN or infinite value(s) (first at row(s) "
-            f"{rows[:5].tolist()}); clean them or pass missing='interpolate'"
+            f"{what} contains {int((~finite).sum())} NaN or infinite value(s) (first at "
+            f"position(s) {rows[:5].tolist()}, counting from 0); clean them or pass "
+            f"missing='interpolate'"
         )
     filled = values.copy()
     positions = np.arange(values.shape[0])

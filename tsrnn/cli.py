@@ -18,6 +18,7 @@ traceback instead).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -45,11 +46,18 @@ class CommandError(Exception):
 # Commands
 # ---------------------------------------------------------------------------------------------
 def _stderr(message):
-    print(message, file=sys.stderr, flush=True)
+    if sys.stderr is not None:
+        print(message, file=sys.stderr, flush=True)
 
 
 def _logger(args):
     return (lambda message: None) if args.quiet else _stderr
+
+
+def _show_bars(args):
+    """Progress bars only on a terminal: in a log file their redraws are noise."""
+    stream = sys.stderr
+    return not args.quiet and stream is not None and stream.isatty()
 
 
 def _check_plot(path):
@@ -65,7 +73,13 @@ def _check_plot(path):
 
 
 def _check_output_dir(path):
-    if path is not None and not Path(path).resolve().parent.is_dir():
+    """Fail before long work when an output file cannot be written where it is asked for."""
+    if path is None:
+        return
+    if Path(path).is_dir():
+        raise CommandError(f"cannot write {path}: it is a directory; name a file in it, e.g. "
+                           f"{Path(path) / 'out.csv'}")
+    if not Path(path).resolve().parent.is_dir():
         raise CommandError(f"cannot write {path}: the directory {Path(path).parent} does not "
                            f"exist")
 
@@ -136,7 +150,7 @@ def _cmd_compare(args):
         train_fraction=args.train_fraction, context_length=args.context_length or None,
         random_state=args.seed, arima_params=_arima_params(args, preset),
         season_length=season_length, coverage=None if args.no_intervals else args.coverage,
-        title=title, progress=not args.quiet, log=log,
+        title=title, progress=_show_bars(args), log=log,
     )
     log(f"done in {time.perf_counter() - start:.0f} s")
     sys.stdout.write(format_comparison(result))
@@ -155,7 +169,7 @@ def _cmd_compare(args):
 def _model(args, y_train, missing):
     """The forecaster ``--model`` names, set up as ``compare`` sets it up for a CSV column."""
     return make_forecaster(args.model, random_state=args.seed, missing=missing,
-                           verbose=0 if args.quiet else 1,
+                           verbose=int(_show_bars(args)),
                            arima_params=_arima_params(args, PRESETS["csv"]),
                            season_length=args.season_length)
 
@@ -163,7 +177,15 @@ def _model(args, y_train, missing):
 def _fit_logged(model, y, name, log):
     """Fit ``model`` on ``y``, reporting time and (deduplicated) warnings."""
     log(f"fitting {describe_model(name, model)} on {y.notna().sum():,} observations")
-    seconds, lines = fit_timed(model, y)
+    try:
+        seconds, lines = fit_timed(model, y)
+    except ValueError as error:
+        if "too short for early stopping" in str(error):  # its remedies are Python parameters
+            raise CommandError(
+                f"{len(y):,} observations are too few for {name}'s early stopping (its "
+                f"validation tail must hold a multi-step forecast): use a longer series or "
+                f"another --model") from None
+        raise
     for line in lines:
         log(f"warning: {line}")
     log(f"fitted in {seconds:.1f} s")
@@ -177,6 +199,11 @@ def _load_for_model(args, log):
     data = read_csv_series(args.file, args.column, args.time_column)
     for note in data.notes:
         log(f"note: {args.file}: {note}")
+    infinite = np.isinf(data.series.to_numpy())
+    if infinite.any():
+        data.series[infinite] = np.nan
+        log(f"note: {int(infinite.sum())} infinite value(s) in {args.column!r} treated as "
+            f"missing")
     n_missing = int(data.series.isna().sum())
     if n_missing:
         log(f"note: {n_missing} missing value(s) in {args.column!r}: filled by linear "
@@ -239,7 +266,7 @@ def _run_backtest(args, model, y, origins, log):
     from tsrnn.model_selection import backtest
 
     step = args.step or args.horizon
-    options = dict(n_origins=len(origins), step=step, progress=not args.quiet,
+    options = dict(n_origins=len(origins), step=step, progress=_show_bars(args),
                    coverage=args.coverage)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -513,6 +540,16 @@ def _error_line(exc):
     return text
 
 
+def _silence_stdout():
+    """Point standard output at the null device so the interpreter's final flush of a closed
+    pipe does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv=None):
     """Run the ``tsrnn`` command.
 
@@ -538,12 +575,19 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if sys.stdout is None:  # started with standard output closed
+        _stderr(f"tsrnn {args.command}: error: standard output is closed; redirect it to a "
+                f"file or use --out FILE")
+        return 1
     try:
         with single_threaded_blas():
             return args.handler(args)
     except KeyboardInterrupt:
         _stderr("tsrnn: interrupted")
         return 130
+    except BrokenPipeError:  # the reader stopped early (e.g. piped into head): not an error
+        _silence_stdout()
+        return 0
     except Exception as exc:
         if args.debug:
             raise

@@ -322,7 +322,9 @@ def _arima_note(model, n_train, freq=None):
     else:
         max_p, max_q = params["max_p"], params["max_q"]
         test = params["test"].upper()
-        text = f"arima: order by AIC over p <= {max_p}, q <= {max_q} (d by {test})"
+        order = getattr(model, "order_", None)
+        chosen = f"ARIMA{tuple(order)}, " if isinstance(order, tuple) else ""
+        text = f"arima: {chosen}order by AIC over p <= {max_p}, q <= {max_q} (d by {test})"
     length = params["max_fit_length"]
     if length is not None and length < n_train:
         text += (f", fitted on the last {length:,} training observations only (statsmodels is "
@@ -363,8 +365,7 @@ def fit_timed(model, y):
     -------
     seconds : float
     warnings : list of str
-        The first line of each distinct warning raised while fitting, shortened to 220
-        characters.
+        The first line of each distinct warning raised while fitting.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -374,7 +375,6 @@ def fit_timed(model, y):
     lines = []
     for w in caught:
         text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
-        text = text if len(text) <= 220 else text[:217] + "..."
         if text and text not in lines:
             lines.append(text)
     return seconds, lines
