@@ -26,6 +26,8 @@ from tsrnn.datasets import load_ecg
 from tsrnn.nn.network import RecurrentNetwork
 from tsrnn.training import Trainer, make_lanes
 
+from _peers import require_torch
+
 RESULTS = Path(__file__).resolve().parent / "results"
 K, STREAMS, HIDDEN = 100, 32, 64
 
@@ -82,7 +84,7 @@ def main(argv=None):
     parser.add_argument("--arima-samples", type=int, default=None,
                         help="fit ARIMA on the last N training samples only (default: all)")
     args = parser.parse_args(argv)
-    import torch
+    torch = require_torch()
 
     y = load_ecg().to_numpy()
     train = y[: int(0.8 * len(y))]

@@ -33,6 +33,8 @@ from tsrnn import RNNForecaster
 from tsrnn.nn import GRU, LSTM, RNN
 from tsrnn.nn.network import RecurrentNetwork
 
+from _peers import require_torch
+
 RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = {"lstm": (LSTM, 4), "gru": (GRU, 3), "rnn": (RNN, 1)}
 
@@ -178,7 +180,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="a few cases only")
     args = parser.parse_args(argv)
-    import torch
+    torch = require_torch()
 
     sizes = [16, 32, 64, 128, 256] if not args.quick else [32, 128]
     features = [1, 8] if not args.quick else [1]
