@@ -88,3 +88,19 @@ def test_missing_value_positions_say_how_they_are_counted():
 def test_a_negative_random_state_names_the_parameter():
     with pytest.raises(ValueError, match="random_state"):
         RNNForecaster(random_state=-1).fit(np.sin(np.arange(100) / 5.0))
+
+
+def test_backtest_text_counts_and_times_read_well(tmp_path, capsys):
+    path = tmp_path / "seconds.csv"
+    path.write_text("t,hr\n" + "".join(f"{i * 0.02:.2f},{np.sin(i / 5)}\n" for i in range(400)))
+    code, out, err = run(capsys, "backtest", path, "--column", "hr", "--horizon", "1",
+                         "--step", "1", "--model", "naive", "--origins", "3")
+    assert code == 0, err
+    assert "3 origins 1 step apart" in out
+    assert "7.94 " in out and "7.9399999" not in out  # seconds as written in the file
+
+
+def test_durations_of_one_day_are_singular():
+    from tsrnn._timesteps import format_seconds
+
+    assert format_seconds(86400) == "1 day" and format_seconds(2 * 86400) == "2 days"

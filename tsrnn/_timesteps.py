@@ -25,7 +25,8 @@ def format_seconds(seconds):
         return f"{seconds / 60:.3g} min"
     if seconds < 86400:
         return f"{seconds / 3600:.3g} h"
-    return f"{seconds / 86400:.3g} days"
+    days = f"{seconds / 86400:.3g}"
+    return f"{days} day{'' if days == '1' else 's'}"
 
 
 def index_step(index):

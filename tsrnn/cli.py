@@ -50,6 +50,11 @@ def _stderr(message):
         print(message, file=sys.stderr, flush=True)
 
 
+def _count(n, noun):
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 step", "3 steps"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _logger(args):
     return (lambda message: None) if args.quiet else _stderr
 
@@ -176,7 +181,9 @@ def _model(args, y_train, missing):
 
 def _fit_logged(model, y, name, log):
     """Fit ``model`` on ``y``, reporting time and (deduplicated) warnings."""
-    log(f"fitting {describe_model(name, model)} on {y.notna().sum():,} observations")
+    known = int(y.notna().sum())
+    filled = f" ({known:,} known, the rest interpolated)" if known < len(y) else ""
+    log(f"fitting {describe_model(name, model)} on {len(y):,} observations{filled}")
     try:
         seconds, lines = fit_timed(model, y)
     except ValueError as error:
@@ -325,8 +332,8 @@ def _cmd_backtest(args):
     if "time" in scores.columns and data.time_kind == "seconds":
         scores = scores.assign(time=data.output_times(pd.TimedeltaIndex(scores["time"])))
     print(f"{args.model} on {args.file}, column {args.column!r}: {len(y):,} observations; "
-          f"horizon {args.horizon}, {len(origins)} origins {args.step or args.horizon} steps "
-          f"apart")
+          f"horizon {args.horizon}, {_count(len(origins), 'origin')} "
+          f"{_count(args.step or args.horizon, 'step')} apart")
     print(how)
     print()
     print(_score_lines(scores))

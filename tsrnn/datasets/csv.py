@@ -39,7 +39,8 @@ class CsvSeries:
     def output_times(self, index):
         """Index labels in the file's own time format (seconds stay numbers)."""
         if self.time_kind == "seconds":
-            return np.asarray(index.total_seconds())
+            # nanoseconds to seconds, without float noise such as 5.9399999999999995
+            return np.round(np.asarray(index.total_seconds()), 9)
         return index
 
 
