@@ -64,3 +64,12 @@ def test_a_forecast_that_is_not_finite_is_an_error():
         f.predict(3)
     with pytest.raises(FloatingPointError, match="not finite"):
         f.predict_interval(3)
+
+
+def test_one_wild_value_does_not_set_the_level_of_every_markov_forecast():
+    clean = MarkovForecaster().fit(Y).predict(5)
+    wild = Y.copy()
+    wild[100] = 1e38
+    forecast = MarkovForecaster().fit(wild).predict(5)
+    assert np.all(np.abs(forecast) < 10)
+    np.testing.assert_allclose(forecast, clean, atol=0.1)

@@ -24,6 +24,15 @@ _MIN_VALIDATION_HEAD = 10
 _FALLBACK = (0, 16)  # differences and n_states of a series too short to validate on
 
 
+def _robust_mean(values):
+    """The mean of a bin's values with those far outside its quartiles (3 IQR beyond them)
+    pulled in to that fence: the outer bins are open-ended, and one wild value would otherwise
+    set the level of every forecast that visits them."""
+    q1, q3 = np.quantile(values, [0.25, 0.75])
+    fence = 3.0 * (q3 - q1)
+    return float(np.clip(values, q1 - fence, q3 + fence).mean())
+
+
 class _Chain:
     """One column's chain: bins, and transition counts for every observed history.
 
@@ -47,7 +56,7 @@ class _Chain:
         for s in range(n_states):
             members = values[states == s]
             if members.size:
-                self.means[s] = members.mean()
+                self.means[s] = _robust_mean(members)
                 self.grid[s] = np.quantile(members, levels)
             else:  # an empty uniform bin: its midpoint
                 self.means[s] = self.grid[s] = 0.5 * (edges[s] + edges[s + 1])
