@@ -73,3 +73,11 @@ def test_one_wild_value_does_not_set_the_level_of_every_markov_forecast():
     forecast = MarkovForecaster().fit(wild).predict(5)
     assert np.all(np.abs(forecast) < 10)
     np.testing.assert_allclose(forecast, clean, atol=0.1)
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_a_diverging_fit_is_an_error_not_an_absurd_forecast(early_stopping):
+    f = small_rnn(learning_rate=1e12, max_epochs=3, early_stopping=early_stopping)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        f.fit(Y)
+    assert not hasattr(f, "network_")  # nothing half-fitted is kept

@@ -38,6 +38,8 @@ MIN_ENCODED_VALUES = 3
 # (measured on the ECG: 40 origins put the same model at 0.87 of the naive error, 200 at 0.62).
 VALIDATION_ORIGINS = 100
 VALIDATION_WARMUP = 2000
+DIVERGED_LOSS = 1e6
+"""A training loss (standardised units) beyond which the fit has diverged, not learned."""
 
 
 def _tbptt_constraint(value, name):
@@ -594,10 +596,13 @@ class RNNForecaster(BaseForecaster):
                 break
             rate = trainer.teacher_rate(epoch, epochs)
             history.loss_curve.append(trainer.epoch(candidate.lanes, rate, progress))
-            if not np.isfinite(history.loss_curve[-1]):
+            loss = history.loss_curve[-1]
+            if not loss <= DIVERGED_LOSS:
+                shown = "is not finite" if not np.isfinite(loss) else f"{loss:.3g}"
                 raise FloatingPointError(
-                    f"training diverged at epoch {epoch + 1} (loss is not finite); lower "
-                    f"learning_rate or set clip_norm")
+                    f"training diverged at epoch {epoch + 1} (loss {shown}, where the "
+                    f"standardised data keep it near 1); lower learning_rate "
+                    f"({self.learning_rate:g}) or set clip_norm")
             if candidate.validation is not None and self._validate_epoch(
                     candidate.network, candidate.validation, history, epoch, progress):
                 candidate.best_state = candidate.network.state_dict()
