@@ -12,6 +12,8 @@ from setuptools.command.build_ext import build_ext
 
 # Debug builds (TSRNN_CYTHON_DEBUG=1) turn bounds and initialisation checks back on.
 DEBUG = os.environ.get("TSRNN_CYTHON_DEBUG", "0") == "1"
+# TSRNN_SIMD_VARIANTS=0 builds the baseline kernels only (e.g. the sanitizer build in CI).
+VARIANTS = os.environ.get("TSRNN_SIMD_VARIANTS", "1") != "0"
 
 # Flags the kernels benefit from, each kept only if the compiler accepts it. None of them
 # changes a result: no -ffast-math, no -march=native (wheels must run on any CPU of the
@@ -28,7 +30,7 @@ X86_64 = platform.machine().lower() in ("x86_64", "amd64") and sys.platform != "
 SIMD_VARIANTS = {
     "_avx2": ["-mavx2", "-mfma"],
     "_avx512": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"],
-} if X86_64 else {}
+} if X86_64 and VARIANTS else {}
 
 
 class BuildExt(build_ext):
@@ -90,8 +92,9 @@ def kernels(package="", flags=()):
         for name, path in zip(names, sources)
         if not (package and name == "_cpu")
     ]
-    built = cythonize(extensions, compiler_directives=directives,
-                      build_dir=os.path.join("build", "cython", package or "baseline"))
+    # debug C (bounds checks) goes elsewhere: cythonize reuses C files by date, not directives
+    folder = os.path.join("build", "cython-debug" if DEBUG else "cython", package or "baseline")
+    built = cythonize(extensions, compiler_directives=directives, build_dir=folder)
     for extension in built:
         extension.simd_flags = list(flags)
     return built
