@@ -21,10 +21,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from tsrnn._checks import option, validate_params
+from tsrnn._estimator import ParamsMixin
 from tsrnn._input import (MISSING_OPTIONS, Columns, Context, SeriesLayout, check_horizon,
                           check_missing, convert_observations, item_name, place_update,
                           split_list, split_pairs, wrap)
@@ -59,7 +58,7 @@ class _PredictPlan:
     is_list: bool
 
 
-class BaseForecaster(BaseEstimator):
+class BaseForecaster(ParamsMixin):
     """Base class for tsrnn forecasters: one interface, validated once.
 
     Subclasses implement hooks on float64 arrays; this class converts and checks what the user
@@ -232,6 +231,9 @@ class BaseForecaster(BaseEstimator):
 
     def _check_fitted(self):
         if not hasattr(self, "n_series_"):
+            # scikit-learn's error type, imported only when it is raised (import time)
+            from sklearn.exceptions import NotFittedError
+
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet; call 'fit' with a "
                 f"series before using this method."

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
 from tsrnn._checks import integer, option, option_or, real
 
@@ -84,6 +83,8 @@ class _Chain:
         ctx = np.concatenate([np.zeros(n_states, dtype=np.int64)] + entries_ctx)
         nxt = np.concatenate([np.arange(n_states)] + entries_next)
         cnt = np.concatenate([rows[0]] + entries_count).astype(np.float64)
+        from scipy import sparse  # here, not at import (import time)
+
         self.counts = sparse.csr_matrix((cnt, (ctx, nxt)), shape=(n_contexts, n_states))
         self.totals = np.asarray(self.counts.sum(axis=1)).ravel()
         self.index = {c: i for i, c in enumerate(self.contexts)}

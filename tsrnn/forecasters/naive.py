@@ -1,8 +1,9 @@
 """Naive benchmark forecasts: last value, historical mean, last season repeated."""
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
-from scipy.stats import norm
 
 from tsrnn._checks import integer, option
 
@@ -128,7 +129,7 @@ class NaiveForecaster(BaseForecaster):
         return [self._point(horizon, w, mu) for w, mu, _ in self._states(contexts)]
 
     def _predict_interval_core(self, horizon, coverage, Xs_future, contexts):
-        z = norm.ppf(0.5 + coverage / 2.0)
+        z = NormalDist().inv_cdf(0.5 + coverage / 2.0)
         out = []
         for i, (w, mu, n) in enumerate(self._states(contexts)):
             point = self._point(horizon, w, mu)

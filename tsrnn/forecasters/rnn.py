@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from tsrnn._checks import (boolean, check_dtype, check_int, check_real, integer, option,
                            real)
@@ -530,6 +529,8 @@ class RNNForecaster(BaseForecaster):
                                         continuing)
             if candidate is not None:
                 candidates.append(candidate)
+        from tqdm.auto import tqdm  # here, not at import: it takes a noticeable time
+
         progress = tqdm(total=epochs * sum(c.trainer.windows(c.lanes) for c in candidates),
                         disable=not self.verbose, desc=f"{self.cell} fit", unit="update",
                         leave=False)
