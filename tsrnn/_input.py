@@ -73,6 +73,7 @@ class SeriesLayout:
 
     def advanced(self, n):
         """The layout after ``n`` more rows whose index labels were not given."""
+        self.check_room(n, f"an update of {n:,} row(s)")
         last = self.last
         if self.index_kind in ("datetime", "timedelta", "range", "int"):
             last = last + n * self.step
@@ -87,10 +88,45 @@ class SeriesLayout:
         copy.__dict__.update(self.__dict__, **changes)
         return copy
 
+    def check_room(self, n, what):
+        """Raise a ValueError unless ``n`` more labels after ``last`` fit the index's dtype.
+
+        One addition, before anything is built: past their largest value numpy integers wrap
+        to negative labels without a word, and pandas fails past its latest timestamp with a
+        bare AssertionError or OutOfBoundsDatetime. ``what`` names the request in the message
+        (``"horizon=5"``).
+        """
+        if self.index_kind in ("range", "int"):
+            dtype = _integer_dtype(self.index_dtype if self.index_kind == "int" else None)
+            largest = int(np.iinfo(dtype).max)
+            if int(self.last) + n * int(self.step) > largest:
+                raise self._overflow(n, what, f"{dtype} index (largest label {largest})",
+                                     "shift the labels (e.g. subtract a constant)")
+        elif self.index_kind in ("datetime", "timedelta", "period"):
+            try:
+                self.last + (n if self.index_kind == "period" else n * self.step)
+            except (OverflowError, ValueError):  # OutOfBounds* errors are ValueErrors
+                dtype = self.index_dtype if self.index_dtype is not None else self.index_kind
+                raise self._overflow(n, what, f"{dtype} index", "store the index in a coarser "
+                                     "unit (e.g. index.as_unit('s'))") from None
+
+    def _overflow(self, n, what, index, remedy):
+        step = "period(s)" if self.index_kind == "period" else f"step(s) of {self.step!r}"
+        return ValueError(
+            f"{what} would overflow the {index}: {n:,} {step} after the last label "
+            f"{self.last} do not fit; ask for fewer steps or {remedy}")
+
     def future_index(self, horizon):
-        """The ``horizon`` index labels that follow ``last`` (None for arrays)."""
+        """The ``horizon`` index labels that follow ``last`` (None for arrays).
+
+        Raises
+        ------
+        ValueError
+            When those labels would not fit the index's dtype (see :meth:`check_room`).
+        """
         if self.index_kind is None:
             return None
+        self.check_room(horizon, f"horizon={horizon:,}")
         first = self.last + (1 if self.index_kind == "period" else self.step)
         if self.index_kind == "datetime":
             index = pd.date_range(start=first, periods=horizon, freq=self.step)
@@ -100,11 +136,21 @@ class SeriesLayout:
             index = pd.period_range(start=first, periods=horizon, freq=self.last.freq)
         elif self.index_kind == "range":
             index = pd.RangeIndex(first, first + horizon * self.step, self.step)
-        else:  # "int"
-            index = pd.Index(self.last + self.step * np.arange(1, horizon + 1))
+        else:  # "int": in the index's own dtype, as uint64 + int64 would give float64
+            dtype = _integer_dtype(self.index_dtype)
+            steps = np.arange(1, horizon + 1, dtype=dtype) * dtype.type(self.step)
+            index = pd.Index(dtype.type(self.last) + steps)
         if self.index_dtype is not None and self.index_kind in ("datetime", "timedelta", "int"):
             index = index.astype(self.index_dtype)
         return index.rename(self.index_name)
+
+
+def _integer_dtype(index_dtype):
+    """The numpy integer dtype of an integer index (int64 for RangeIndex and unknown)."""
+    dtype = getattr(index_dtype, "numpy_dtype", index_dtype)  # nullable Int64 -> int64
+    if dtype is None or np.dtype(dtype).kind not in "iu":
+        return np.dtype(np.int64)
+    return np.dtype(dtype)
 
 
 @dataclass
@@ -337,13 +383,24 @@ def with_index_end(table, what, fallback=None):
     if step is None:
         raise ValueError(
             f"cannot determine the frequency of the {type(index).__name__} of {what}: it has "
-            f"no freq and none can be inferred from {len(index)} irregular label(s); set one "
-            f"(e.g. {what}.asfreq('h')) or pass a numpy array"
-        )
+            f"no freq and none can be inferred from {len(index)} irregular label(s); "
+            + _freq_hint(index, what))
     dtype = index.dtype if kind in ("datetime", "timedelta", "int") else None
     layout = table.layout.with_changes(index_kind=kind, last=index[-1], step=step,
                                        index_name=index.name, index_dtype=dtype)
     return Table(table.values, layout, index)
+
+
+def _freq_hint(index, what):
+    """How to give an irregular index a frequency: business days when its labels look like
+    trading days (weekdays, with weekend gaps and perhaps holidays), else an example."""
+    from tsrnn._timesteps import is_business_daily  # here: _timesteps imports this module
+
+    if is_business_daily(index):
+        return (f"its labels are weekdays with weekend gaps, so business days: set freq 'B' "
+                f"({what}.asfreq('B') inserts the missing weekdays, such as holidays, as NaN; "
+                f"fit with missing='interpolate'), or pass a numpy array")
+    return f"set one (e.g. {what}.asfreq('h')) or pass a numpy array"
 
 
 # ------------------------------------------------------------------ values

@@ -446,6 +446,79 @@ def check_array(array, spec, name, path):
 
 
 # ------------------------------------------------------------------ JSON for pandas labels
+# Offsets whose freqstr drops parameters ("C" for every CustomBusinessDay whatever its
+# holidays, "bh" for any opening hours): saved with the parameters that name their calendar,
+# besides n, normalize and the time shift every business offset has.
+_OFFSET_PARAMS = {
+    "CustomBusinessDay": ("weekmask", "holidays"),
+    "BusinessHour": ("start", "end"),
+    "CustomBusinessHour": ("weekmask", "holidays", "start", "end"),
+    "CustomBusinessMonthEnd": ("weekmask", "holidays"),
+    "CustomBusinessMonthBegin": ("weekmask", "holidays"),
+}
+
+
+def _freqstr_restores(offset):
+    try:
+        return to_offset(offset.freqstr) == offset
+    except (ValueError, TypeError):  # e.g. "<DateOffset: months=1>" is no alias
+        return False
+
+
+def _offset_to_json(offset):
+    """``{"offset": freqstr}``, plus the parameters when the alias alone would lose them."""
+    if _freqstr_restores(offset):
+        return {"offset": offset.freqstr}
+    name = type(offset).__name__
+    if getattr(pd.offsets, name, None) is not type(offset) or name not in _OFFSET_PARAMS:
+        raise ValueError(f"cannot save the offset {offset!r}: its alias {offset.freqstr!r} "
+                         f"does not restore it")
+    record = {"offset": offset.freqstr, "class": name, "n": int(offset.n),
+              "normalize": bool(offset.normalize), "shift": int(pd.Timedelta(offset.offset).value)}
+    for key in _OFFSET_PARAMS[name]:
+        record[key] = _offset_param_to_json(key, getattr(offset, key))
+    return record
+
+
+def _offset_param_to_json(key, value):
+    if key == "weekmask":
+        return str(value)
+    if key == "holidays":  # np.datetime64 days, as ISO dates
+        return [str(day) for day in np.asarray(value, dtype="datetime64[D]")]
+    return [t.strftime("%H:%M") for t in value]  # start, end: opening times (hours, minutes)
+
+
+# The JSON type of each field of a full offset record (lists hold strings). Its "offset", the
+# alias, is for people reading the header: the other fields rebuild the offset.
+_OFFSET_FIELD_TYPES = {"offset": str, "n": int, "normalize": bool, "shift": int,
+                       "weekmask": str, "holidays": list, "start": list, "end": list}
+
+
+def _offset_from_json(value):
+    """Inverse of :func:`_offset_to_json`; ValueError or TypeError for a malformed record."""
+    if "class" not in value:
+        return to_offset(value["offset"])
+    name = value["class"]
+    if name not in _OFFSET_PARAMS:
+        raise ValueError(f"unknown offset class {name!r}; expected one of "
+                         f"{sorted(_OFFSET_PARAMS)}")
+    expected = {"offset", "class", "n", "normalize", "shift", *_OFFSET_PARAMS[name]}
+    if set(value) != expected:
+        raise ValueError(f"the {name} record has keys {sorted(value)}, expected "
+                         f"{sorted(expected)}")
+    for key in expected - {"class"}:
+        kind = _OFFSET_FIELD_TYPES[key]
+        # type() rather than isinstance(): True is an int, and n=True is no offset's n
+        if type(value[key]) is not kind or (
+                kind is list and not all(isinstance(v, str) for v in value[key])):
+            raise TypeError(f"the {name} record's {key!r} must be "
+                            f"{'a list of strings' if kind is list else kind.__name__}, got "
+                            f"{value[key]!r:.80}")
+    params = {key: value[key] for key in _OFFSET_PARAMS[name]}
+    return getattr(pd.offsets, name)(n=value["n"], normalize=value["normalize"],
+                                     offset=pd.Timedelta(value["shift"], unit="ns"), **params)
+
+
 def label_to_json(value):
     """A JSON form of an index label, offset or dtype that ``label_from_json`` restores."""
     if value is None or isinstance(value, (bool, str)):
@@ -461,7 +534,7 @@ def label_to_json(value):
     if isinstance(value, pd.Period):
         return {"period": str(value), "freq": value.freqstr}
     if isinstance(value, pd.offsets.BaseOffset):
-        return {"offset": value.freqstr}
+        return _offset_to_json(value)
     if isinstance(value, pd.Index):
         return {"index": [label_to_json(v) for v in value], "dtype": str(value.dtype)}
     if isinstance(value, np.dtype) or isinstance(value, pd.api.extensions.ExtensionDtype):
@@ -486,7 +559,7 @@ def label_from_json(value):
     if "period" in value:
         return pd.Period(value["period"], freq=value["freq"])
     if "offset" in value:
-        return to_offset(value["offset"])
+        return _offset_from_json(value)
     if "index" in value:
         return pd.Index([label_from_json(v) for v in value["index"]], dtype=value["dtype"])
     if "dtype" in value:
