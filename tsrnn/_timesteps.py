@@ -1,11 +1,12 @@
 """Time steps of a pandas index, and spans of them in words ("0.1 s", "52 weeks")."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from tsrnn._input import infer_step
 
-__all__ = ["format_seconds", "index_step", "describe_steps"]
+__all__ = ["format_seconds", "index_step", "describe_steps", "is_business_daily"]
 
 _CALENDAR_UNITS = (
     (pd.offsets.Week, "week"), (pd.offsets.Day, "day"), (pd.offsets.BusinessDay, "business day"),
@@ -55,3 +56,42 @@ def describe_steps(n, step):
             count = n * step.n
             return f"{count} {word}{'s' if count != 1 else ''}"
     return f"{n} x {step.freqstr}"
+
+
+def is_business_daily(index):
+    """Whether ``index`` holds trading-day labels: business days, with holidays left out.
+
+    That is what :func:`pandas.infer_freq` calls ``'B'``, less strict about missing weekdays:
+    every label a weekday at one time of day, most labels one business day after the previous
+    one (so weekly or monthly labels do not count), and at least one weekend between two
+    labels (without one, nothing tells business days from calendar days).
+
+    Parameters
+    ----------
+    index : pandas.Index
+
+    Returns
+    -------
+    bool
+        False for anything but a sorted DatetimeIndex of two or more labels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsrnn._timesteps import is_business_daily
+    >>> weekdays = pd.bdate_range("2024-01-01", periods=10)  # two weeks, Monday to Friday
+    >>> every_day = pd.date_range("2024-01-01", periods=10)
+    >>> is_business_daily(weekdays.delete(2)), is_business_daily(every_day)
+    (True, False)
+    """
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return False
+    local = index.tz_localize(None) if index.tz is not None else index  # wall-clock days
+    midnight = local.normalize()
+    if (local.day_of_week >= 5).any() or (local - midnight).nunique() != 1:
+        return False
+    days = midnight.to_numpy().astype("datetime64[D]")
+    steps = np.busday_count(days[:-1], days[1:])
+    if (steps < 1).any() or np.median(steps) != 1:
+        return False
+    return bool(((days[1:] - days[:-1]).astype(np.int64) > steps).any())

@@ -109,12 +109,12 @@ def _compare_data(args, log):
             raise CommandError("give either --dataset or --csv, not both")
         if args.column is None:
             raise CommandError("--csv needs --column NAME: the column to forecast")
-        data = read_csv_series(args.csv, args.column, args.time_column)
+        data = read_csv_series(args.csv, args.column, args.time_column, freq=args.freq)
         for note in data.notes:
             log(f"note: {args.csv}: {note}")
         return data.series, PRESETS["csv"], f"{args.csv}, column {args.column!r}"
-    if args.column is not None or args.time_column is not None:
-        raise CommandError("--column and --time-column go with --csv FILE")
+    if args.column is not None or args.time_column is not None or args.freq is not None:
+        raise CommandError("--column, --time-column and --freq go with --csv FILE")
     preset = PRESETS[args.dataset or "ecg"]
     return preset.load(), preset, preset.description
 
@@ -203,7 +203,7 @@ def _fit_logged(model, y, name, log):
 
 
 def _load_for_model(args, log):
-    data = read_csv_series(args.file, args.column, args.time_column)
+    data = read_csv_series(args.file, args.column, args.time_column, freq=args.freq)
     for note in data.notes:
         log(f"note: {args.file}: {note}")
     infinite = np.isinf(data.series.to_numpy())
@@ -402,12 +402,18 @@ def _model_options(parser):
                             "3 otherwise)")
 
 
+_FREQ_HELP = ("put the CSV rows on this grid, e.g. B (business days), h or 15min, or N steps "
+              "for step numbers: missing steps become gaps, times between steps are an "
+              "error (default: inferred; weekdays only are business days)")
+
+
 def _csv_options(parser):
     parser.add_argument("file", metavar="FILE.csv", help="CSV file with a header row")
     parser.add_argument("--column", required=True, metavar="NAME", help="column to forecast")
     parser.add_argument("--time-column", metavar="NAME",
                         help="column with the times (default: the first column); dates, "
                              "durations, step numbers or seconds")
+    parser.add_argument("--freq", metavar="FREQ", help=_FREQ_HELP)
     parser.add_argument("--horizon", required=True, type=_positive_int, metavar="N",
                         help="steps to forecast")
 
@@ -462,6 +468,7 @@ def _add_compare(commands, common):
     source.add_argument("--column", metavar="NAME", help="the CSV column to forecast")
     source.add_argument("--time-column", metavar="NAME",
                         help="the CSV column with the times (default: the first column)")
+    source.add_argument("--freq", metavar="FREQ", help=_FREQ_HELP)
     protocol = compare.add_argument_group("protocol")
     protocol.add_argument("--models", nargs="+", choices=MODEL_NAMES, metavar="MODEL",
                           help=f"models to compare, among {', '.join(MODEL_NAMES)} (default: "

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
-from tsrnn._timesteps import format_seconds
+from tsrnn._timesteps import format_seconds, is_business_daily
 
 __all__ = ["read_csv_series", "CsvSeries"]
 
@@ -94,6 +95,9 @@ def _regular(series, kind):
             # Already regular: record the frequency (Series.asfreq refuses durations).
             make = pd.DatetimeIndex if kind == "datetime" else pd.TimedeltaIndex
             return series.set_axis(make(index, freq=freq)), 0
+        if kind == "datetime" and is_business_daily(index):
+            # trading days with holidays: the weekends are not gaps, the holidays are
+            return _on_grid(series, kind, to_offset("B"))
         ticks = index.asi8.astype(np.float64)
     else:
         ticks = index.to_numpy().astype(np.float64)
@@ -127,6 +131,100 @@ def _regular(series, kind):
     return pd.Series(values, index=grid, name=series.name), int(grid.size - len(index))
 
 
+def _parse_freq(freq):
+    """``freq`` as a pandas offset, or a whole number of steps (integer times); None stays."""
+    if freq is None:
+        return None
+    if isinstance(freq, str) and freq.strip().isdigit():
+        freq = int(freq)  # the command line passes "5" for a step of 5 integer times
+    if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool):
+        if freq < 1:
+            raise ValueError(f"freq={freq} must be a positive number of steps")
+        return int(freq)
+    try:
+        offset = to_offset(freq)
+    except (ValueError, TypeError):
+        raise ValueError(f"freq={freq!r} is not a frequency: give a pandas alias such as 'B', "
+                         f"'h' or '15min' (or a whole number of steps for integer times)") from None
+    if offset.n < 1:
+        raise ValueError(f"freq={freq!r} must step forward, got {offset!r}")
+    return offset
+
+
+def _check_freq_kind(freq, kind, name):
+    """Refuse a frequency the time column cannot have, before building anything."""
+    if kind == "int" and not isinstance(freq, int):
+        raise ValueError(f"the times in {name!r} are step numbers: freq must be a whole number "
+                         f"of steps, not {freq!r}")
+    if kind != "int" and isinstance(freq, int):
+        raise ValueError(f"freq={freq} is a number of steps, which only integer times take; "
+                         f"the times in {name!r} need an alias such as 'h' or '15min'")
+    if kind in ("timedelta", "seconds") and _fixed_nanos(freq) is None:
+        raise ValueError(f"the times in {name!r} are durations, which have no calendar: "
+                         f"freq={freq.freqstr!r} must be a fixed step such as '15min' or '1s'")
+
+
+def _fixed_nanos(freq):
+    """The length of ``freq`` in nanoseconds, or None for a calendar offset."""
+    if isinstance(freq, pd.offsets.Tick):
+        return int(freq.nanos)
+    if isinstance(freq, pd.offsets.Day):  # a day of durations is 24 h (of dates, not always)
+        return int(pd.Timedelta(freq).value)
+    return None
+
+
+def _on_grid(series, kind, freq):
+    """``series`` on the grid of ``freq`` from its first time: (series, inserted rows).
+
+    Times between the grid's steps are a ValueError naming the first one.
+    """
+    index = series.index
+    _check_grid_size(_grid_length(index[0], index[-1], kind, freq), len(index), index.name)
+    grid = _grid(index, kind, freq)
+    off = ~index.isin(grid)
+    if off.any():
+        where = (f"the first time {index[0]} in {index.name!r} is not a step of "
+                 f"freq={_freq_text(freq)}" if off[0] else
+                 f"the time {index[off][0]} in {index.name!r} falls between the steps of "
+                 f"freq={_freq_text(freq)} from its first time {index[0]}")
+        raise ValueError(f"{where}; resample the file first, or give another freq")
+    return series.reindex(grid), int(grid.size - len(index))
+
+
+def _freq_text(freq):
+    return str(freq) if isinstance(freq, int) else repr(freq.freqstr)
+
+
+def _grid_length(first, last, kind, freq):
+    """How many labels of ``freq`` lie from ``first`` to ``last`` (about, for calendar
+    offsets), known before any is built."""
+    if kind == "int":
+        return int((last - first) // freq) + 1
+    if kind != "datetime" or isinstance(freq, pd.offsets.Tick):
+        return int((last - first) // pd.Timedelta(_fixed_nanos(freq), "ns")) + 1
+    return _calendar_steps(first, last, freq) + 1
+
+
+def _grid(index, kind, freq):
+    """The labels of ``freq`` from the first to the last time of ``index``."""
+    first, last = index[0], index[-1]
+    if kind == "int":
+        return pd.Index(np.arange(first, last + 1, freq, dtype=np.int64), name=index.name)
+    if kind == "datetime":
+        return pd.date_range(first, last, freq=freq, name=index.name, unit=index.unit)
+    return pd.timedelta_range(first, last, freq=freq, name=index.name, unit=index.unit)
+
+
+def _calendar_steps(first, last, freq, probe=64):
+    """About how many steps of a calendar offset (business days, months) lie from ``first``
+    to ``last``: one jump of ``probe`` steps gives their mean length."""
+    try:
+        reach = (first + probe * freq) - first
+    except (OverflowError, ValueError):  # past pandas' last timestamp: a short grid
+        return probe
+    return int(probe * ((last - first) / reach)) if reach > pd.Timedelta(0) else probe
+
+
 MAX_INSERTED_ROWS = 1_000_000
 """Most missing rows the reader inserts to put a file's times on a regular grid."""
 
@@ -148,7 +246,7 @@ def _describe_tick(step, kind):
     return format_seconds(step / 1e9)
 
 
-def read_csv_series(path, column, time_column=None):
+def read_csv_series(path, column, time_column=None, freq=None):
     """Read one numeric column of a CSV file, indexed by its time column.
 
     Parameters
@@ -161,6 +259,12 @@ def read_csv_series(path, column, time_column=None):
         The column with the times; default: the first column. Dates and date-times become a
         DatetimeIndex, durations ("00:00:01.5") a TimedeltaIndex, whole numbers an integer
         index (step counts) and fractional numbers seconds (a TimedeltaIndex).
+    freq : str, pandas offset or int, optional
+        The grid to put the rows on, from the first time: a pandas alias such as ``'B'``,
+        ``'h'`` or ``'15min'`` (durations take fixed steps only), or a whole number of steps
+        for integer times. Its missing steps are inserted as NaN; a time between its steps
+        is an error. Default: inferred from the times; weekdays with weekend gaps (trading
+        days) are business days, ``'B'``, whose missing weekdays (holidays) become gaps.
 
     Returns
     -------
@@ -172,8 +276,9 @@ def read_csv_series(path, column, time_column=None):
     FileNotFoundError, IsADirectoryError
         When ``path`` is not a file.
     ValueError
-        For a file that is not CSV, an unknown column, non-numeric values, or times that are
-        unparseable, repeated or unevenly spaced.
+        For a file that is not CSV, an unknown column, non-numeric values, times that are
+        unparseable, repeated or unevenly spaced, or a ``freq`` that is no frequency, does not
+        suit the times or does not fit them.
 
     Examples
     --------
@@ -188,6 +293,7 @@ def read_csv_series(path, column, time_column=None):
     >>> data.notes
     ['1 missing time step(s) inserted as gaps']
     """
+    grid_freq = _parse_freq(freq)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"file not found: {path}")
@@ -238,7 +344,14 @@ def read_csv_series(path, column, time_column=None):
             f"the time column {time_column!r} repeats some times, e.g. "
             f"{[str(d) for d in dupes]}; aggregate the duplicates first"
         )
-    series, inserted = _regular(series, kind)
+    if grid_freq is None:
+        series, inserted = _regular(series, kind)
+        if inserted and getattr(series.index, "freqstr", None) == "B":
+            notes.append("weekdays only: read as business days (freq 'B'), so weekends are "
+                         "not gaps")
+    else:
+        _check_freq_kind(grid_freq, kind, time_column)
+        series, inserted = _on_grid(series, kind, grid_freq)
     if inserted:
         notes.append(f"{inserted} missing time step(s) inserted as gaps")
     if series.notna().sum() < 2:
