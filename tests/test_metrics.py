@@ -49,10 +49,12 @@ def test_mase_needs_training_values_beyond_season():
         mase([1.0], [1.0], y_train=[1.0, 2.0], season_length=2)
 
 
-def test_pandas_inputs_are_compared_by_position():
+def test_pandas_inputs_with_other_labels_are_refused_arrays_compare_by_position():
     t = pd.Series([1.0, 2.0], index=[10, 11])
     p = pd.Series([2.0, 4.0], index=[0, 1])
-    assert mae(t, p) == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="10 is in y_true's index but not in y_pred's"):
+        mae(t, p)
+    assert mae(t, p.to_numpy()) == pytest.approx(1.5)
     assert rmse(pd.DataFrame({"a": [0.0, 0.0]}), np.array([3.0, 4.0])) == pytest.approx(
         np.sqrt(12.5)
     )

@@ -1,9 +1,10 @@
 """Forecast accuracy: MAE, RMSE, sMAPE and MASE for point forecasts; coverage, width,
 interval score, pinball loss and CRPS for intervals, quantiles and sample paths.
 
-Every metric takes array-likes or pandas objects of the same length (values are compared by
-position, not by index label) and averages over all elements, so a (horizon, D) forecast of
-several columns gives one number.
+Every metric takes array-likes or pandas objects of the same length and averages over all
+elements, so a (horizon, D) forecast of several columns gives one number. Values are compared
+by position, except that pandas objects compared with each other are matched by index label:
+the same labels in another order are aligned, different labels are a ValueError.
 
 Missing values follow ``nan_policy``, as in SciPy: ``"propagate"`` (the default) returns NaN
 when any value compared is NaN, ``"omit"`` leaves out the pairs with a NaN (and, for MASE's
@@ -40,9 +41,50 @@ def _values(a, name):
 NAN_POLICIES = ("propagate", "omit", "raise")
 
 
+def _aligned(named):
+    """The objects of ``named`` in order, the pandas ones reordered to the first one's index.
+
+    Rows are matched by label: a forecast sorted differently from the truth is still compared
+    step by step, and a forecast for other timestamps is refused rather than compared by
+    position with the wrong truth.
+    """
+    pandas = [name for name, a in named.items() if isinstance(a, (pd.Series, pd.DataFrame))]
+    if len(pandas) < 2:
+        return list(named.values())
+    first = named[pandas[0]].index
+    out = dict(named)
+    for name in pandas[1:]:
+        index = named[name].index
+        if not index.equals(first):
+            _check_same_labels(first, index, pandas[0], name)
+            out[name] = named[name].reindex(first)
+    return list(out.values())
+
+
+def _check_same_labels(first, other, first_name, other_name):
+    """Raise a ValueError unless two indexes hold the same labels, once each."""
+    for a, b, a_name, b_name in ((first, other, first_name, other_name),
+                                 (other, first, other_name, first_name)):
+        extra = ~a.isin(b)
+        if extra.any():
+            label = a[extra].tolist()[0]  # a Python scalar or Timestamp, not np.int64(3)
+            raise ValueError(
+                f"{first_name} and {other_name} have different indexes: {label!r} is in "
+                f"{a_name}'s index but not in {b_name}'s; select the same labels, or pass "
+                f"arrays (e.g. .to_numpy()) to compare by position")
+    for index, name in ((first, first_name), (other, other_name)):
+        if index.has_duplicates:
+            raise ValueError(
+                f"{first_name} and {other_name} have the same labels in another order, but "
+                f"{name}'s index repeats some, so they cannot be aligned; pass arrays (e.g. "
+                f".to_numpy()) to compare by position")
+
+
 def _pair(y_true, y_pred, nan_policy="propagate"):
-    """The compared values as two flat arrays, after the NaN policy."""
+    """The compared values as two flat arrays (pandas ones aligned by index), after the NaN
+    policy."""
     check_option(nan_policy, "nan_policy", NAN_POLICIES)
+    y_true, y_pred = _aligned({"y_true": y_true, "y_pred": y_pred})
     t = _values(y_true, "y_true")
     p = _values(y_pred, "y_pred")
     if t.ndim == 2 and t.shape[1] == 1 and p.ndim == 1:
@@ -73,7 +115,8 @@ def mae(y_true, y_pred, nan_policy="propagate"):
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
-        Observed and forecast values, compared by position.
+        Observed and forecast values, compared by position (two pandas objects: by index
+        label).
     nan_policy : {"propagate", "omit", "raise"}, default="propagate"
         What NaN values do (see the module's description).
 
@@ -97,7 +140,8 @@ def rmse(y_true, y_pred, nan_policy="propagate"):
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
-        Observed and forecast values, compared by position.
+        Observed and forecast values, compared by position (two pandas objects: by index
+        label).
     nan_policy : {"propagate", "omit", "raise"}, default="propagate"
         What NaN values do (see the module's description).
 
@@ -124,7 +168,8 @@ def smape(y_true, y_pred, nan_policy="propagate"):
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
-        Observed and forecast values, compared by position.
+        Observed and forecast values, compared by position (two pandas objects: by index
+        label).
     nan_policy : {"propagate", "omit", "raise"}, default="propagate"
         What NaN values do (see the module's description).
 
@@ -158,7 +203,8 @@ def mase(y_true, y_pred, y_train, season_length=1, nan_policy="propagate"):
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
-        Observed and forecast values, compared by position.
+        Observed and forecast values, compared by position (two pandas objects: by index
+        label).
     y_train : array-like of shape (T,) or (T, D), or pandas Series/DataFrame
         The history the forecast was made from; needs more than ``season_length`` values.
     season_length : int, default=1
@@ -262,8 +308,9 @@ def naive_scale(y_train, season_length=1, nan_policy="propagate"):
 # because its import is slow.
 
 def _same_shape(named):
-    """Arrays of one shape, in the order given; (n, 1) columns meet (n,) vectors."""
-    arrays = {name: _values(a, name) for name, a in named.items()}
+    """Arrays of one shape, in the order given (pandas ones aligned by index); (n, 1) columns
+    meet (n,) vectors."""
+    arrays = {name: _values(a, name) for name, a in zip(named, _aligned(named))}
     first_name, first = next(iter(arrays.items()))
     out = []
     for name, a in arrays.items():
@@ -306,7 +353,8 @@ def coverage(y_true, lower, upper, nan_policy="propagate"):
     Parameters
     ----------
     y_true, lower, upper : array-like of shape (n,) or (n, D), or pandas Series/DataFrame
-        Observed values and the interval's bounds, compared by position.
+        Observed values and the interval's bounds, compared by position (pandas objects:
+        by index label).
     nan_policy : {"propagate", "omit", "raise"}, default="propagate"
 
     Returns
@@ -317,7 +365,8 @@ def coverage(y_true, lower, upper, nan_policy="propagate"):
     Raises
     ------
     ValueError
-        When the shapes differ or ``lower`` exceeds ``upper`` somewhere.
+        When the shapes differ, pandas indexes hold different labels, or ``lower`` exceeds
+        ``upper`` somewhere.
 
     Examples
     --------
@@ -425,6 +474,7 @@ def pinball_loss(y_true, y_quantile, q, nan_policy="propagate"):
     0.5
     """
     levels, single = _quantile_levels(q)
+    y_true, y_quantile = _aligned({"y_true": y_true, "y_quantile": y_quantile})
     t = _values(y_true, "y_true")
     f = _values(y_quantile, "y_quantile")
     if single:
@@ -491,6 +541,7 @@ def crps(y_true, samples, nan_policy="propagate"):
     >>> crps([0.0, 1.0], [[0.0, 1.0]])  # one sample: the mean absolute error
     0.0
     """
+    y_true, samples = _aligned({"y_true": y_true, "samples": samples})  # rows are steps
     t = _values(y_true, "y_true")
     s = _sample_array(samples, t.shape)
     t, s = t.ravel(), s.reshape(s.shape[0], -1).T
