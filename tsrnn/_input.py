@@ -678,3 +678,58 @@ def _fill_grid(values, rows, what):
     grid = np.full((int(rows[-1]) + 1, values.shape[1]), np.nan)
     grid[rows] = values
     return fill_missing(grid, what, "interpolate")
+
+
+_STREAM_MAX = 64
+"""Most values a streaming update may hold to take :func:`streaming_values`' short path."""
+
+
+def streaming_values(y, layout):
+    """The common streaming update, checked without the general conversion.
+
+    ``y`` is a number or a short 1-D float array (unlabelled values: they follow the last
+    one, as arrays do on the general path), or a one-value Series whose label is the next
+    step of ``layout``. Returns ``(values (n, 1),
+    advanced layout)``, or None for anything else (and for values that are not finite or
+    too large, whose errors the general path words), which then takes the general path.
+    """
+    if isinstance(y, (float, int, np.floating, np.integer)) and not isinstance(
+            y, (bool, np.bool_)):
+        values = np.array([[float(y)]])
+    elif isinstance(y, np.ndarray):
+        if y.ndim != 1 or not 0 < y.size <= _STREAM_MAX or y.dtype.kind != "f":
+            return None
+        values = y.astype(np.float64).reshape(-1, 1)
+    elif isinstance(y, pd.Series):
+        label = _next_label(y, layout)
+        if label is None:
+            return None
+        values = np.array([[float(y.iat[0])]]) if y.dtype.kind == "f" else None
+        if values is None:
+            return None
+        return (values, layout.with_changes(last=label, n_seen=layout.n_seen + 1)) \
+            if _ordinary(values) else None
+    else:
+        return None
+    if not _ordinary(values):
+        return None
+    return values, layout.advanced(len(values))
+
+
+def _ordinary(values):
+    return bool(np.all(np.abs(values) <= MAX_ABS_VALUE))  # False for NaN and inf too
+
+
+def _next_label(y, layout):
+    """The label of a one-value Series when it is exactly the step after ``layout.last``."""
+    if (len(y) != 1 or layout.kind != "series" or y.name != layout.name
+            or layout.index_kind not in ("datetime", "timedelta")
+            or not hasattr(layout.step, "nanos")):
+        return None
+    index = y.index
+    if type(index) is not (pd.DatetimeIndex if layout.index_kind == "datetime"
+                           else pd.TimedeltaIndex) or index.tz != getattr(layout.last, "tz",
+                                                                          None):
+        return None
+    label = index[0]
+    return label if label == layout.last + layout.step else None

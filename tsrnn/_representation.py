@@ -30,8 +30,8 @@ class Level:
     def fit_scale(self, zs):
         return self
 
-    def encode(self, y):
-        return y
+    def encode(self, y, tail=None):
+        return y if tail is None else y[len(y) - tail:]
 
     def error_in_z(self, error):
         """An error of the series' (model) units as the error of the encoded value."""
@@ -70,20 +70,22 @@ class SeasonalChange:
 
     def _lags(self, values, t):
         """Mean of ``values`` (L, ...) at positions ``t - k m`` that exist, ``t`` an int."""
-        total, count = 0.0, 0
-        for k in range(1, min(self.n_seasons, int(t // self.period)) + 1):
-            position = t - k * self.period
-            low = int(math.floor(position))
-            weight = position - low
-            value = values[low] if weight == 0 else (
-                (1 - weight) * values[low] + weight * values[low + 1])
-            total, count = total + value, count + 1
-        return total / count
+        count = min(self.n_seasons, int(t // self.period))
+        positions = t - self.period * np.arange(1, count + 1)
+        low = np.floor(positions).astype(np.intp)
+        weight = (positions - low).reshape((-1,) + (1,) * (values.ndim - 1))
+        # the upper neighbour only matters where the weight is not 0 (and may not exist there)
+        high = np.where(weight.reshape(-1) > 0, low + 1, low)
+        return ((1 - weight) * values[low] + weight * values[high]).mean(axis=0)
 
-    def _raw(self, y):
-        """Unscaled changes of ``y`` (n, D) for times offset..n-1."""
+    def _raw(self, y, tail=None):
+        """Unscaled changes of ``y`` (n, D) for times offset..n-1 (the last ``tail`` only)."""
         n = len(y)
-        t = np.arange(self.offset, n, dtype=np.float64)
+        first = self.offset if tail is None else max(self.offset, n - tail)
+        if n - first <= _FEW:  # a streaming update: plain arithmetic beats array set-up
+            return np.array([y[t] - self._lags(y, t) for t in range(first, n)]).reshape(
+                n - first, y.shape[1])
+        t = np.arange(first, n, dtype=np.float64)
         total = np.zeros((len(t), y.shape[1]))
         count = np.zeros((len(t), 1))
         grid = np.arange(n, dtype=np.float64)
@@ -95,7 +97,7 @@ class SeasonalChange:
             for d in range(y.shape[1]):
                 total[valid, d] += np.interp(position[valid], grid, y[:, d])
             count[valid] += 1
-        return y[self.offset:] - total / count
+        return y[first:] - total / count
 
     def fit_scale(self, ys):
         """Set the standardisation of the change from training series ``ys``."""
@@ -105,9 +107,10 @@ class SeasonalChange:
         self.scale = np.where(scale > 0, scale, 1.0)
         return self
 
-    def encode(self, y):
-        """Standardised changes (n - offset, D) of ``y`` (n, D), n > offset."""
-        return (self._raw(np.asarray(y, np.float64)) - self.mean) / self.scale
+    def encode(self, y, tail=None):
+        """Standardised changes (n - offset, D) of ``y`` (n, D), n > offset; with ``tail``,
+        only the last ``tail`` of them (what an update needs)."""
+        return (self._raw(np.asarray(y, np.float64), tail) - self.mean) / self.scale
 
     def error_in_z(self, error):
         """An error of the series' (model) units as the error of the encoded value."""
@@ -132,6 +135,10 @@ class SeasonalChange:
 
     def describe(self):
         return f"seasonal change (season {self.period:g})"
+
+
+_FEW = 4
+"""Up to this many changes are computed one by one (see :meth:`SeasonalChange._raw`)."""
 
 
 def representation_from_config(config):

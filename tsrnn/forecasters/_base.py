@@ -26,7 +26,7 @@ from tsrnn._checks import option, validate_params
 from tsrnn._estimator import ParamsMixin
 from tsrnn._input import (MISSING_OPTIONS, Columns, Context, SeriesLayout, check_horizon,
                           check_missing, convert_observations, item_name, place_update,
-                          split_list, split_pairs, wrap)
+                          split_list, split_pairs, streaming_values, wrap)
 from tsrnn._uncertainty import (check_coverages, check_n_samples, check_quantile_levels,
                                 interval_levels, wrap_quantiles, wrap_samples)
 
@@ -772,6 +772,12 @@ class BaseForecaster(ParamsMixin):
     def _convert_update(self, y, X):
         """Check and convert new observations: (ys, Xs) in model units, the advanced layouts."""
         self._check_fitted()
+        if X is None and self.n_exog_ == 0 and self.n_series_ == 1 and self.n_targets_ == 1 \
+                and not self.list_input_:
+            short = streaming_values(y, self.layouts_[0])
+            if short is not None:  # a number or a few values that continue the series
+                values, layout = short
+                return [self._scale(values, 0)], None, [layout]
         missing = check_missing(self.missing)
         self._check_exog_presence(X, "update")
         pairs, is_list = split_pairs(y, X)

@@ -885,7 +885,7 @@ class RNNForecaster(BaseForecaster):
         for i, y in enumerate(ys):
             state, last, known = self.end_states_[i]
             seen = np.concatenate([known, y])
-            z = self.representation_.encode(seen)[-len(y):]
+            z = self.representation_.encode(seen, tail=len(y))
             inputs = np.concatenate([last[None, :], z[:-1]])
             state = self._advance(state, inputs, None if Xs is None else Xs[i])
             states.append((state, z[-1].copy(), self._known_tail(seen)))
