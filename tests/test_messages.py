@@ -55,8 +55,9 @@ def test_a_reader_that_stops_early_is_not_an_error(small_csv):
     command = [sys.executable, "-m", "tsrnn.cli", "forecast", str(small_csv), "--column", "hr",
                "--horizon", "5000", "--model", "naive", "-q"]
     shell = f"{' '.join(command)} | head -1"
+    # from outside the source folder, so that the installed package is the one imported
     done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=small_csv.parent)
     assert done.stdout.startswith("t,hr")
     assert "Error" not in done.stderr and "Traceback" not in done.stderr
 
