@@ -17,7 +17,7 @@ from dataclasses import fields
 
 from tsrnn._checks import boolean, integer, option, real
 from tsrnn._input import SeriesLayout
-from tsrnn.io import ArraySpec, ModelFileError, _invalid, label_from_json, read_model
+from tsrnn.io import ArraySpec, ModelFileError, label_from_json, model_file_error, read_model
 from tsrnn.nn.layers import GRU, LSTM, RNN
 from tsrnn.nn.network import CELLS
 from tsrnn.nn.optim import OPTIMIZERS
@@ -62,7 +62,7 @@ def check_header(header, schema, path, name="header"):
     except ModelFileError:
         raise
     except (TypeError, ValueError) as error:
-        raise _invalid(path, str(error)) from error
+        raise model_file_error(path, str(error)) from error
 
 
 def _check(value, schema, name):
@@ -224,30 +224,30 @@ def check_rnn_header(header, forecaster_class, path):
     check_header(header, rnn_header_schema(forecaster_class), path)
     params, base, members = header["params"], header["base"], header["members"]
     if not members:
-        raise _invalid(path, "header.members is empty")
+        raise model_file_error(path, "header.members is empty")
     if len(base["layouts"]) != base["n_series"]:
-        raise _invalid(path, f"header.base has {len(base['layouts'])} layouts for n_series="
+        raise model_file_error(path, f"header.base has {len(base['layouts'])} layouts for n_series="
                              f"{base['n_series']}")
     for k, member in enumerate(members):
         network, where = member["network"], f"header.members[{k}]"
         for key in ("cell", "hidden_size", "num_layers"):
             if network[key] != params[key]:
-                raise _invalid(path, f"{where}.network.{key}={network[key]!r} contradicts "
+                raise model_file_error(path, f"{where}.network.{key}={network[key]!r} contradicts "
                                      f"the parameter {key}={params[key]!r}")
         for key in ("n_targets", "n_exog"):
             if network[key] != base[key]:
-                raise _invalid(path, f"{where}.network.{key}={network[key]} contradicts "
+                raise model_file_error(path, f"{where}.network.{key}={network[key]} contradicts "
                                      f"header.base.{key}={base[key]}")
         representation = member["representation"]
         if representation["kind"] == "seasonal" and not (
                 len(representation["mean"]) == len(representation["scale"])
                 == base["n_targets"]):
-            raise _invalid(path, f"{where}.representation needs mean and scale of "
+            raise model_file_error(path, f"{where}.representation needs mean and scale of "
                                  f"n_targets={base['n_targets']} values")
         try:
             _optimizer_lists(member["optimizer"], f"{where}.optimizer")
         except (TypeError, ValueError) as error:
-            raise _invalid(path, str(error)) from error
+            raise model_file_error(path, str(error)) from error
 
 
 def _optimizer_lists(state, name):

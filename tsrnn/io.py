@@ -73,7 +73,8 @@ def _not_a_model(path, problem):
     return ModelFileError(f"{path} is not a tsrnn model file ({problem})")
 
 
-def _invalid(path, problem):
+def model_file_error(path, problem):
+    """The :class:`ModelFileError` saying what is wrong with the file at ``path``."""
     return ModelFileError(f"{path} is not a valid tsrnn model file: {problem}")
 
 
@@ -223,7 +224,7 @@ def read_model(path, expected_class, expected=None):
         except ModelFileError:
             raise
         except RecursionError as error:  # a .npy header nesting past the parser
-            raise _invalid(path, "an array header nests too deeply") from error
+            raise model_file_error(path, "an array header nests too deeply") from error
         except _DAMAGED as error:
             raise ModelFileError(f"{path} is not a tsrnn model file or is damaged "
                                  f"({type(error).__name__}: {error})") from error
@@ -237,7 +238,7 @@ def _read_archive(archive, path, expected_class, expected):
     chosen = _choose(members, specs, path)
     total = sum(info.file_size for info, _ in chosen.values())
     if total > MAX_MODEL_BYTES:
-        raise _invalid(path, f"its arrays take {total} bytes, more than MAX_MODEL_BYTES="
+        raise model_file_error(path, f"its arrays take {total} bytes, more than MAX_MODEL_BYTES="
                              f"{MAX_MODEL_BYTES}")
     arrays = {name: _read_array(archive, info, spec, name, path)
               for name, (info, spec) in chosen.items()}
@@ -250,13 +251,13 @@ def _members(archive, path):
     for info in archive.infolist():
         name = info.filename
         if not name.endswith(".npy") or name == ".npy":
-            raise _invalid(path, f"unexpected member {_repr.repr(name)} (not an .npy array)")
+            raise model_file_error(path, f"unexpected member {_repr.repr(name)} (not an .npy array)")
         if name[:-4] in members:
-            raise _invalid(path, f"member {_repr.repr(name)} appears twice")
+            raise model_file_error(path, f"member {_repr.repr(name)} appears twice")
         if info.flag_bits & 0x1:
-            raise _invalid(path, f"member {_repr.repr(name)} is encrypted")
+            raise model_file_error(path, f"member {_repr.repr(name)} is encrypted")
         if info.compress_type not in _COMPRESSIONS:
-            raise _invalid(path, f"member {_repr.repr(name)} uses an unsupported compression "
+            raise model_file_error(path, f"member {_repr.repr(name)} uses an unsupported compression "
                                  f"(method {info.compress_type})")
         members[name[:-4]] = info
     return members
@@ -266,20 +267,20 @@ def _read_header(archive, info, path):
     if info is None:
         raise _not_a_model(path, "no header")
     if info.file_size > MAX_HEADER_BYTES:
-        raise _invalid(path, f"its header takes {info.file_size} bytes, more than "
+        raise model_file_error(path, f"its header takes {info.file_size} bytes, more than "
                              f"MAX_HEADER_BYTES={MAX_HEADER_BYTES}")
     text = str(_read_array(archive, info, _HEADER_SPEC, _HEADER, path)[()])
     try:
         header = json.loads(text)
     except RecursionError as error:
-        raise _invalid(path, "its header nests too deeply") from error
+        raise model_file_error(path, "its header nests too deeply") from error
     except ValueError as error:
         raise _not_a_model(path, f"the header is not JSON: {error}") from error
     if not isinstance(header, dict):
         raise _not_a_model(path, f"the header is a JSON {type(header).__name__}, not an object")
     # Code reading the header recurses into it; bound the depth once for all of it.
     if _too_deep(header, MAX_HEADER_DEPTH):
-        raise _invalid(path, f"its header nests deeper than MAX_HEADER_DEPTH="
+        raise model_file_error(path, f"its header nests deeper than MAX_HEADER_DEPTH="
                              f"{MAX_HEADER_DEPTH}")
     return header
 
@@ -308,7 +309,7 @@ def _check_identity(header, expected_class, path):
         raise ModelFileError(f"{path} holds a {_repr.repr(found)}, not a {expected_class!r}")
     version = header.get("format_version")
     if type(version) is not int or version < 1:
-        raise _invalid(path, f"format_version must be a positive integer, got "
+        raise model_file_error(path, f"format_version must be a positive integer, got "
                              f"{_repr.repr(version)}")
     if version > FORMAT_VERSION:
         raise ModelFileError(f"{path} was written by a newer tsrnn "
@@ -324,7 +325,7 @@ def _specs(expected, header, names, path):
     except ModelFileError:
         raise
     except (TypeError, ValueError) as error:
-        raise _invalid(path, str(error)) from error
+        raise model_file_error(path, str(error)) from error
 
 
 def _choose(members, specs, path):
@@ -333,11 +334,11 @@ def _choose(members, specs, path):
         return {name: (info, _ANY) for name, info in members.items()}
     unexpected = sorted(set(members) - set(specs))
     if unexpected:
-        raise _invalid(path, f"unexpected array(s) {_repr.repr(unexpected)}")
+        raise model_file_error(path, f"unexpected array(s) {_repr.repr(unexpected)}")
     missing = sorted(name for name, spec in specs.items()
                      if spec.required and name not in members)
     if missing:
-        raise _invalid(path, f"missing array(s) {_repr.repr(missing)}")
+        raise model_file_error(path, f"missing array(s) {_repr.repr(missing)}")
     return {name: (info, specs[name]) for name, info in members.items()}
 
 
@@ -349,7 +350,7 @@ def _read_array(archive, info, spec, name, path):
         _check_meta(shape, dtype, spec, name, path)
         nbytes = math.prod(shape) * dtype.itemsize
         if offset + nbytes != info.file_size:
-            raise _invalid(path, f"array {name!r} claims shape {shape} of {dtype} ({nbytes} "
+            raise model_file_error(path, f"array {name!r} claims shape {shape} of {dtype} ({nbytes} "
                                  f"bytes) but holds {info.file_size - offset} bytes of data")
         array = _read_data(stream, nbytes, dtype, shape, fortran_order, name, path)
     _check_values(array, spec, name, path)
@@ -364,18 +365,18 @@ def _read_npy_header(stream, name, path):
     """
     version = np.lib.format.read_magic(stream)
     if version not in _NPY_READERS:
-        raise _invalid(path, f"array {name!r} has unsupported .npy version {version}")
+        raise model_file_error(path, f"array {name!r} has unsupported .npy version {version}")
     length_format, reader = _NPY_READERS[version]
     length_bytes = stream.read(struct.calcsize(length_format))
     (length,) = struct.unpack(length_format, length_bytes)
     if length > _NPY_HEADER_LIMIT:
-        raise _invalid(path, f"array {name!r} has a {length}-byte .npy header, more than "
+        raise model_file_error(path, f"array {name!r} has a {length}-byte .npy header, more than "
                              f"{_NPY_HEADER_LIMIT}")
     text = stream.read(length)
     try:
         shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text))
     except (ValueError, SyntaxError, TypeError) as error:
-        raise _invalid(path, f"array {name!r} has an invalid .npy header ({error})") from error
+        raise model_file_error(path, f"array {name!r} has an invalid .npy header ({error})") from error
     return shape, fortran_order, dtype, stream.tell()
 
 
@@ -383,17 +384,17 @@ def _check_meta(shape, dtype, spec, name, path):
     """The dtype and shape from an array's .npy header against ``spec``."""
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None \
             or dtype.kind not in spec.kinds:
-        raise _invalid(path, f"array {name!r} has dtype {dtype}, not one of the kinds "
+        raise model_file_error(path, f"array {name!r} has dtype {dtype}, not one of the kinds "
                              f"{spec.kinds!r}")
     if spec.dtype is not None and dtype.newbyteorder("=") != np.dtype(spec.dtype):
-        raise _invalid(path, f"array {name!r} has dtype {dtype}, expected {spec.dtype}"
+        raise model_file_error(path, f"array {name!r} has dtype {dtype}, expected {spec.dtype}"
                              + (f" ({spec.source})" if spec.source else ""))
     if any(type(n) is not int or n < 0 for n in shape):
-        raise _invalid(path, f"array {name!r} has an invalid shape {_repr.repr(shape)}")
+        raise model_file_error(path, f"array {name!r} has an invalid shape {_repr.repr(shape)}")
     if spec.shape is not None and (len(shape) != len(spec.shape) or any(
             want is not None and n != want for n, want in zip(shape, spec.shape))):
         wanted = "(" + ", ".join("any" if n is None else str(n) for n in spec.shape) + ")"
-        raise _invalid(path, f"array {name!r} has shape {shape}, expected {wanted}"
+        raise model_file_error(path, f"array {name!r} has shape {shape}, expected {wanted}"
                              + (f" ({spec.source})" if spec.source else ""))
 
 
@@ -405,7 +406,7 @@ def _read_data(stream, nbytes, dtype, shape, fortran_order, name, path):
     while filled < nbytes:
         count = stream.readinto(view[filled:filled + _CHUNK])
         if not count:
-            raise _invalid(path, f"array {name!r} ends after {filled} of {nbytes} bytes")
+            raise model_file_error(path, f"array {name!r} ends after {filled} of {nbytes} bytes")
         filled += count
     array = raw.view(dtype).reshape(shape, order="F" if fortran_order else "C")
     return array.astype(dtype.newbyteorder("="), copy=False)  # native byte order for kernels
@@ -416,9 +417,9 @@ def _check_values(array, spec, name, path):
         bad = np.isinf(array) if spec.allow_nan else ~np.isfinite(array)
         if bad.any():
             what = "infinite" if spec.allow_nan else "NaN or infinite"
-            raise _invalid(path, f"array {name!r} holds {what} values")
+            raise model_file_error(path, f"array {name!r} holds {what} values")
     if spec.positive and not np.all(array > 0):
-        raise _invalid(path, f"array {name!r} must be positive everywhere")
+        raise model_file_error(path, f"array {name!r} must be positive everywhere")
 
 
 def check_array(array, spec, name, path):
@@ -439,7 +440,7 @@ def check_array(array, spec, name, path):
         If its dtype, shape or values do not match ``spec``.
     """
     if not isinstance(array, np.ndarray):
-        raise _invalid(path, f"{name!r} is a {type(array).__name__}, not an array")
+        raise model_file_error(path, f"{name!r} is a {type(array).__name__}, not an array")
     _check_meta(array.shape, array.dtype, spec, name, path)
     _check_values(array, spec, name, path)
     return array

@@ -246,6 +246,29 @@ def _describe_tick(step, kind):
     return format_seconds(step / 1e9)
 
 
+def _time_column(frame, path, column, time_column):
+    """The name of the time column, after checking both named columns exist and differ."""
+    if column not in frame.columns:
+        raise ValueError(
+            f"column {column!r} not found in {path}; its columns are {_columns_text(frame)}"
+        )
+    if time_column is None:
+        time_column = frame.columns[0]
+        if time_column == column:
+            raise ValueError(
+                f"{column!r} is the first column of {path}, which is read as the time column; "
+                f"name the time column (time_column, or --time-column on the command line)"
+            )
+    elif time_column not in frame.columns:
+        raise ValueError(
+            f"time column {time_column!r} not found in {path}; its columns are "
+            f"{_columns_text(frame)}"
+        )
+    elif time_column == column:
+        raise ValueError(f"the time column and the value column are both {column!r}")
+    return time_column
+
+
 def read_csv_series(path, column, time_column=None, freq=None):
     """Read one numeric column of a CSV file, indexed by its time column.
 
@@ -304,24 +327,7 @@ def read_csv_series(path, column, time_column=None, freq=None):
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path} as CSV: {str(exc).strip()}") from None
     frame.columns = [str(c) for c in frame.columns]
-    if column not in frame.columns:
-        raise ValueError(
-            f"column {column!r} not found in {path}; its columns are {_columns_text(frame)}"
-        )
-    if time_column is None:
-        time_column = frame.columns[0]
-        if time_column == column:
-            raise ValueError(
-                f"{column!r} is the first column of {path}, which is read as the time column; "
-                f"name the time column (time_column, or --time-column on the command line)"
-            )
-    elif time_column not in frame.columns:
-        raise ValueError(
-            f"time column {time_column!r} not found in {path}; its columns are "
-            f"{_columns_text(frame)}"
-        )
-    elif time_column == column:
-        raise ValueError(f"the time column and the value column are both {column!r}")
+    time_column = _time_column(frame, path, column, time_column)
     if len(frame) == 0:
         raise ValueError(f"{path} has no data rows")
     raw = frame[column]
