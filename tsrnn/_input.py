@@ -214,7 +214,8 @@ def _check_index(index, what):
     if index.has_duplicates:
         dupes = index[index.duplicated()].unique()[:3]
         raise ValueError(
-            f"{what} has duplicate index labels (timestamps), e.g. {list(dupes)}; "
+            f"{what} has duplicate index labels (timestamps), e.g. "
+            f"{[str(label) for label in dupes]}; "
             f"aggregate or drop them first"
         )
     if not index.is_monotonic_increasing:
@@ -339,7 +340,14 @@ def infer_step(index):
 
 
 def _integer_step(index, what):
-    diffs = np.unique(np.diff(index.to_numpy()))
+    labels = index.to_numpy()
+    if labels.size > 1 and labels.dtype.kind in "iu":
+        # the spacing in Python integers: np.diff would wrap around past int64
+        spacing = int(labels[-1]) - int(labels[0])
+        if abs(spacing) > np.iinfo(np.int64).max:
+            raise ValueError(f"{what} has an integer index whose spacing does not fit in "
+                             f"int64 ({int(labels[0])} to {int(labels[-1])})")
+    diffs = np.unique(np.diff(labels))
     if len(diffs) > 1:
         raise ValueError(
             f"{what} has an integer index with uneven spacing ({diffs[:3].tolist()}...); "
@@ -356,7 +364,8 @@ def _index_kind_and_step(index, what):
     if isinstance(index, pd.PeriodIndex):
         return "period", index.freq
     if isinstance(index, pd.RangeIndex):
-        return "range", index.step
+        # one label has no spacing: a stored negative step would run the forecast backwards
+        return "range", index.step if len(index) > 1 else abs(index.step)
     if pd.api.types.is_integer_dtype(index.dtype):
         return "int", _integer_step(index, what)
     raise TypeError(

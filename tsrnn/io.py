@@ -19,6 +19,7 @@ import math
 import os
 import reprlib
 import struct
+import tokenize
 import uuid
 import zipfile
 import zlib
@@ -53,7 +54,10 @@ _CHUNK = 1 << 20
 # decompress a whole read at once (an unbounded allocation), and np.savez writes neither.
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 # What a damaged or foreign archive raises from zipfile, zlib and the .npy reader.
-_DAMAGED = (zipfile.BadZipFile, EOFError, OSError, zlib.error, struct.error, ValueError)
+# NotImplementedError: zipfile's word for archive features it does not read (a newer
+# "version needed to extract", flag bits it does not know)
+_DAMAGED = (zipfile.BadZipFile, EOFError, OSError, zlib.error, struct.error, ValueError,
+            NotImplementedError)
 
 _repr = reprlib.Repr()  # hostile names and values can be huge: messages show a bounded repr
 _repr.maxstring = _repr.maxother = 80
@@ -375,7 +379,7 @@ def _read_npy_header(stream, name, path):
     text = stream.read(length)
     try:
         shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text))
-    except (ValueError, SyntaxError, TypeError) as error:
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as error:
         raise model_file_error(path, f"array {name!r} has an invalid .npy header ({error})") from error
     return shape, fortran_order, dtype, stream.tell()
 

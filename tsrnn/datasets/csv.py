@@ -59,7 +59,15 @@ def _parse_time(column, name):
         raise ValueError(f"the time column {name!r} holds booleans, not times")
     if pd.api.types.is_numeric_dtype(column.dtype):
         numbers = column.to_numpy(dtype=np.float64)
-        if np.all(numbers == np.round(numbers)):
+        whole = bool(np.all(numbers == np.round(numbers)))
+        # step numbers within +-2**53 (exact in float64); seconds within what int64 ns hold
+        limit = 2.0 ** 53 if whole else 9.2e9
+        if not np.all(np.abs(numbers) < limit):
+            raise ValueError(
+                f"the time column {name!r} holds numbers beyond +-{limit:.3g} (e.g. "
+                f"{float(numbers[~(np.abs(numbers) < limit)][0])!r}), too large for "
+                f"{'step numbers' if whole else 'seconds'}: check the column")
+        if whole:
             return pd.Index(numbers.astype(np.int64), name=name), "int"
         nanos = np.round(numbers * 1e9).astype(np.int64)
         return pd.TimedeltaIndex(nanos, name=name), "seconds"
@@ -339,6 +347,10 @@ def read_csv_series(path, column, time_column=None, freq=None):
             f"column {column!r} has non-numeric values, e.g. {raw.iloc[row]!r} in row {row + 1}"
         )
     index, kind = _parse_time(frame[time_column], time_column)
+    if index.hasnans:  # e.g. the text "NaT", which the parsers read as a missing time
+        row = int(np.flatnonzero(pd.isna(index))[0])
+        raise ValueError(f"the time column {time_column!r} has no time in row {row + 1} "
+                         f"({frame[time_column].iloc[row]!r})")
     series = pd.Series(values.to_numpy(dtype=np.float64), index=index, name=column)
     notes = []
     if not series.index.is_monotonic_increasing:

@@ -471,7 +471,13 @@ class ARIMAForecaster(BaseForecaster):
             (k, trend), result = best
         if self.order != "auto":
             if result is None:
-                result = self._fit_spec(y, exog(k), start, trend)
+                try:
+                    result = self._fit_spec(y, exog(k), start, trend)
+                except (ValueError, np.linalg.LinAlgError) as error:
+                    # e.g. a constant series of extreme magnitude: no likelihood to maximise
+                    raise ValueError(
+                        f"ARIMA{tuple(start)} cannot be fitted to this series ({error}); "
+                        f"check its scale, or use order='auto'") from error
             return start, k, result
 
         def fit(order, fitted=result):

@@ -469,22 +469,21 @@ class MarkovForecaster(BaseForecaster):
         recent = y[-(self.order + 1):]
         return self._expected(self._histories(self._modelled(recent)), recent[-1], horizon)
 
-    def _predict_interval_core(self, horizon, coverage, Xs_future, contexts):
-        lo, hi = 0.5 - coverage / 2.0, 0.5 + coverage / 2.0
+    def _predict_quantiles_core(self, horizon, levels, Xs_future, contexts):
+        # every level, the median included, from the same distribution, so they never cross
         rng = np.random.default_rng(0)
         out = []
         for histories, last in self._starts(contexts):
-            bounds = []
+            columns = []
             for j, (chain, h) in enumerate(zip(self.chains_, histories)):
                 if self.differences_:
                     paths = last[j] + chain.simulate_sums(h, horizon, self.smoothing, _N_PATHS,
                                                           rng)
-                    bounds.append(np.quantile(paths, [lo, hi], axis=1))
+                    columns.append(np.quantile(paths, list(levels), axis=1).T)
                 else:
                     dist = chain.propagate(h, horizon, self.smoothing)
-                    bounds.append((chain.quantiles(dist, lo), chain.quantiles(dist, hi)))
-            out.append((np.column_stack([b[0] for b in bounds]),
-                        np.column_stack([b[1] for b in bounds])))
+                    columns.append(np.column_stack([chain.quantiles(dist, p) for p in levels]))
+            out.append(np.stack(columns, axis=1))
         return out
 
     def _predict_samples_core(self, horizon, n_samples, Xs_future, contexts, rng):

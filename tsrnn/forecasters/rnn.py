@@ -404,7 +404,7 @@ class RNNForecaster(BaseForecaster):
 
     def _calibration(self):
         errors = getattr(self, "calibration_errors_", None)
-        if errors is None:
+        if errors is None or errors.ndim != 3 or 0 in errors.shape[:2]:
             raise ValueError(
                 "this model holds no forecast errors to calibrate intervals on: its series "
                 "were too short for one forecast from the validation tail (or it was saved "
