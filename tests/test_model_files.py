@@ -489,3 +489,58 @@ def test_save_replaces_the_file_with_the_usual_permissions(model):
     if os.name == "posix":
         assert model.stat().st_mode & 0o777 == 0o666 & ~umask
     assert [name for name in os.listdir(model.parent) if name.endswith(".tmp")] == []
+
+
+# ------------------------------------------------------------------ layouts that disagree
+@pytest.fixture(scope="module")
+def indexed_original(tmp_path_factory):
+    """A saved model fitted on an hourly Series (read-only)."""
+    import pandas as pd
+
+    path = tmp_path_factory.mktemp("indexed") / "model.tsrnn"
+    y = pd.Series(sine(), index=pd.date_range("2020-01-01", periods=200, freq="h"), name="y")
+    RNNForecaster(hidden_size=4, max_epochs=2, random_state=0).fit(y).save(path)
+    return path
+
+
+@pytest.fixture
+def indexed_model(indexed_original, tmp_path):
+    path = tmp_path / "indexed.tsrnn"
+    shutil.copyfile(indexed_original, path)
+    return path
+
+
+def _layout_value(value):
+    from tsrnn.io import label_to_json
+    return label_to_json(value)
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("index_dtype", np.dtype("V8"), "index_dtype=.* is not a dtype this index kind can have"),
+    ("index_dtype", np.dtype("S3"), "is not a dtype this index kind can have"),
+    ("index_dtype", np.dtype("int64"), "is not a dtype this index kind can have"),
+    ("index_kind", None, "a 'series' layout cannot have index_kind=None"),
+    ("index_kind", "int", r"last=Timestamp.* is not a label of an index of kind 'int'"),
+    ("last", 5, "is not a label of an index of kind 'datetime'"),
+    ("step", 3, "is not a step of an index of kind 'datetime'"),
+    ("step", "zero hours", "is not a step of an index of kind 'datetime'"),
+], ids=lambda v: str(v))
+def test_layout_fields_that_disagree_are_refused(indexed_model, key, value, match):
+    import pandas as pd
+
+    value = pd.offsets.Hour(0) if value == "zero hours" else value
+    with_header(indexed_model, _set("base", "layouts", 0, key, value=_layout_value(value)))
+    raises_model_file_error(match, indexed_model)
+
+
+def test_array_layout_with_an_index_label_is_refused(model):
+    import pandas as pd
+
+    with_header(model, _set("base", "layouts", 0, "last",
+                            value=_layout_value(pd.Timestamp("2020-01-01"))))
+    raises_model_file_error("last must be null for a layout without an index", model)
+
+
+def test_indexed_model_round_trips(indexed_model):
+    loaded = RNNForecaster.load(indexed_model)
+    assert str(loaded.predict(2).index[0]) == "2020-01-09 08:00:00"

@@ -88,6 +88,51 @@ def test_run_in_pieces_equals_one_run():
 
 
 @pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("n_exog", [0, 2])
+def test_long_inference_run_in_chunks_equals_one_run(monkeypatch, cell, options, n_exog):
+    """A run longer than INFERENCE_CHUNK_STEPS goes through the kernel in pieces, each carrying
+    the state and the last prediction: bit for bit the one-piece result."""
+    import tsrnn.nn.network as network_module
+
+    rng = np.random.default_rng(4)
+    T, B, D, H = 23, 3, 2, 4
+    net = RecurrentNetwork(cell, D, n_exog, H, 2, dtype=np.float64, random_state=5, **options)
+    y = rng.standard_normal((T, B, D))
+    teacher = rng.random((T, B)) < 0.3
+    exog = rng.standard_normal((T, B, n_exog)) if n_exog else None
+    first, state = rng.standard_normal((B, D)), random_state(net, B, rng)
+    whole, whole_state = net.run(y, teacher, exog, state, first)
+    monkeypatch.setattr(network_module, "INFERENCE_CHUNK_STEPS", 5)
+    pieces, pieces_state = net.run(y, teacher, exog, state, first)
+    np.testing.assert_array_equal(pieces, whole)
+    np.testing.assert_array_equal(hidden(pieces_state, net), hidden(whole_state, net))
+
+
+def test_a_signal_interrupts_a_long_inference_run_between_chunks(monkeypatch):
+    """Ctrl-C during a long forecast: the KeyboardInterrupt comes after the running piece,
+    not after the whole run."""
+    import os
+    import signal
+
+    import tsrnn.nn.network as network_module
+
+    kernel = network_module._closed_loop.closed_loop_forward
+    calls = []
+
+    def interrupted_kernel(*args):
+        calls.append(1)
+        kernel(*args)
+        os.kill(os.getpid(), signal.SIGINT)  # as a user pressing Ctrl-C during this piece
+
+    monkeypatch.setattr(network_module, "INFERENCE_CHUNK_STEPS", 10)
+    monkeypatch.setattr(network_module._closed_loop, "closed_loop_forward", interrupted_kernel)
+    net = RecurrentNetwork("gru", 1, 0, 3, 1, dtype=np.float64, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        net.run(np.zeros((1000, 1, 1)), np.zeros((1000, 1), bool), first_pred=np.zeros((1, 1)))
+    assert len(calls) <= 2
+
+
+@pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)
 @pytest.mark.parametrize("num_layers", [1, 3])
 def test_gradients_through_fed_back_predictions_match_finite_differences(
         cell, options, num_layers):

@@ -15,6 +15,9 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import fields
 
+import numpy as np
+import pandas as pd
+
 from tsrnn._checks import boolean, integer, option, real
 from tsrnn._input import SeriesLayout
 from tsrnn.io import ArraySpec, ModelFileError, label_from_json, model_file_error, read_model
@@ -158,9 +161,59 @@ _LAYOUT_FIELDS = {"kind": option("series", "frame", "1d", "2d"),
                   "index_kind": option(None, "datetime", "timedelta", "period", "range", "int"),
                   "n_seen": integer(0)}
 _LAYOUT = {f.name: _LAYOUT_FIELDS.get(f.name, label()) for f in fields(SeriesLayout)}
+
+
+def _layout(value, name):
+    """A constraint: a layout record whose fields are each valid and agree with each other."""
+    _check(value, _LAYOUT, name)
+    layout = {key: label_from_json(item) for key, item in value.items()}
+    kind, index_kind = layout["kind"], layout["index_kind"]
+    if (kind in ("series", "frame")) != (index_kind is not None):
+        raise ValueError(f"{name}: a {kind!r} layout cannot have index_kind={index_kind!r}")
+    if index_kind is None:
+        for key in ("last", "step", "index_dtype"):
+            if layout[key] is not None:
+                raise ValueError(f"{name}.{key} must be null for a layout without an index")
+        return value
+    expected = _INDEX_LABELS[index_kind]
+    if not isinstance(layout["last"], expected["last"]) or isinstance(layout["last"], bool):
+        raise ValueError(f"{name}.last={layout['last']!r} is not a label of an index of kind "
+                         f"{index_kind!r}")
+    step = layout["step"]
+    if not isinstance(step, expected["step"]) or isinstance(step, bool) or step == 0 * step:
+        raise ValueError(f"{name}.step={step!r} is not a step of an index of kind {index_kind!r}")
+    _check_index_dtype(layout["index_dtype"], expected["dtype_kinds"], f"{name}.index_dtype")
+    return value
+
+
+# What each index kind's last label, step and dtype may be (a damaged file must not produce
+# forecasts on an index of another kind, or fail inside pandas).
+_INDEX_LABELS = {
+    "datetime": {"last": pd.Timestamp, "step": pd.offsets.BaseOffset, "dtype_kinds": "M"},
+    "timedelta": {"last": pd.Timedelta, "step": (pd.offsets.BaseOffset, pd.Timedelta),
+                  "dtype_kinds": "m"},
+    "period": {"last": pd.Period, "step": (pd.offsets.BaseOffset, numbers.Integral),
+               "dtype_kinds": ""},
+    "range": {"last": numbers.Integral, "step": numbers.Integral, "dtype_kinds": ""},
+    "int": {"last": numbers.Integral, "step": numbers.Integral, "dtype_kinds": "iu"},
+}
+
+
+def _check_index_dtype(dtype, kinds, name):
+    """``dtype`` is None or a dtype of one of the numpy ``kinds`` (M: datetimes, with a time
+    zone too; m: timedeltas; i/u: integers, nullable ones too)."""
+    if dtype is None:
+        return
+    if not kinds or not isinstance(dtype, (np.dtype, pd.api.extensions.ExtensionDtype)):
+        raise ValueError(f"{name}={dtype!r} is not a dtype this index kind can have")
+    kind = getattr(getattr(dtype, "numpy_dtype", None), "kind", None) or dtype.kind
+    if kind not in kinds:
+        raise ValueError(f"{name}={dtype!r} is not a dtype this index kind can have")
+
+
 _BASE = {"n_series": integer(1), "n_targets": integer(1), "n_exog": integer(0),
          "target_names": label(), "exog_names": label(), "list_input": boolean(),
-         "layouts": list_of(_LAYOUT)}
+         "layouts": list_of(_layout)}
 
 
 _REPRESENTATIONS = {"level": _LEVEL, "seasonal": _SEASONAL}

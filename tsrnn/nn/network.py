@@ -18,6 +18,10 @@ _closed_loop = _kernels.load("closed_loop")
 
 __all__ = ["RecurrentNetwork", "CELLS"]
 
+# Runs without cache longer than this go through the kernel in pieces, returning to Python in
+# between, so that Ctrl-C (and any other signal) interrupts a long forecast within one piece.
+INFERENCE_CHUNK_STEPS = 4096
+
 # Each cell: its layer class and the one option it takes (None for the others).
 _CELL_LAYERS = {"lstm": (LSTM, "peephole"), "gru": (GRU, "reset_after"),
                 "rnn": (RNN, "nonlinearity")}
@@ -313,6 +317,8 @@ class RecurrentNetwork:
                          dropout_masks):
         """:meth:`run` through the closed-loop kernel (predictions may be fed back)."""
         T, B, D = y.shape
+        if not keep_cache and T > INFERENCE_CHUNK_STEPS:
+            return self._run_in_chunks(y, teacher, exog, first_pred, h0, c0)
         if keep_cache:
             layers = self.rnn.closed_loop_buffers(T, B, h0, c0, True, dropout_masks)
         else:
@@ -331,6 +337,22 @@ class RecurrentNetwork:
         self._cache = {"mode": "closed", "layers": layers, "teacher": teacher,
                        "shape": (T, B, D)} if keep_cache else None
         return pred, self.rnn.pack_state(h_n, c_n)
+
+    def _run_in_chunks(self, y, teacher, exog, first_pred, h0, c0):
+        """:meth:`_run_closed_loop` without cache, :data:`INFERENCE_CHUNK_STEPS` steps at a
+        time; each piece starts from the state and the last prediction of the one before, so
+        the result is the same as one run."""
+        T, B, D = y.shape
+        pred = np.empty((T, B, D), self.dtype)
+        for start in range(0, T, INFERENCE_CHUNK_STEPS):
+            stop = min(T, start + INFERENCE_CHUNK_STEPS)
+            part_exog = None if exog is None else exog[start:stop]
+            part, state = self._run_closed_loop(y[start:stop], teacher[start:stop], part_exog,
+                                                first_pred, h0, c0, False, None)
+            pred[start:stop] = part
+            first_pred = np.ascontiguousarray(part[-1])
+            h0, c0 = self.rnn.check_state(state, B)
+        return pred, state
 
     def advance(self, y, exog=None, state=None):
         """The state after feeding true inputs for T steps, without the head (streaming).
