@@ -33,7 +33,8 @@ from tsrnn.comparison import (DEFAULT_CONTEXT, DEFAULT_ORIGINS, DEFAULT_TRAIN_FR
                               MODEL_NAMES, PRESETS, describe_fitted, describe_model,
                               fit_timed, format_comparison, make_forecaster, resolve_models,
                               run_comparison)
-from tsrnn.datasets import read_csv_series
+from tsrnn.datasets import CsvSeries, read_csv_series
+from tsrnn.datasets.physionet import is_wfdb_record
 
 __all__ = ["main", "build_parser", "run_comparison", "CommandError"]
 
@@ -109,7 +110,7 @@ def _compare_data(args, log):
             raise CommandError("give either --dataset or --csv, not both")
         if args.column is None:
             raise CommandError("--csv needs --column NAME: the column to forecast")
-        data = read_csv_series(args.csv, args.column, args.time_column, freq=args.freq)
+        data = _read_source(args.csv, args.column, args.time_column, args.freq)
         for note in data.notes:
             log(f"note: {args.csv}: {note}")
         return data.series, PRESETS["csv"], f"{args.csv}, column {args.column!r}"
@@ -202,8 +203,25 @@ def _fit_logged(model, y, name, log):
     return model
 
 
+def _read_source(path, column, time_column, freq):
+    """One column of a CSV file, or one channel of a WFDB record (``path`` names its
+    ``.hea`` file, or the record without suffix)."""
+    if not is_wfdb_record(path):
+        return read_csv_series(path, column, time_column, freq=freq)
+    if time_column is not None or freq is not None:
+        raise CommandError("--time-column and --freq are for CSV files: a WFDB record has its "
+                           "own sampling rate")
+    from tsrnn.datasets import read_wfdb
+
+    try:
+        frame = read_wfdb(path, channels=[column])
+    except ImportError as error:
+        raise CommandError(str(error)) from None
+    return CsvSeries(frame[column], "time", "timedelta")
+
+
 def _load_for_model(args, log):
-    data = read_csv_series(args.file, args.column, args.time_column, freq=args.freq)
+    data = _read_source(args.file, args.column, args.time_column, args.freq)
     for note in data.notes:
         log(f"note: {args.file}: {note}")
     infinite = np.isinf(data.series.to_numpy())
@@ -408,8 +426,11 @@ _FREQ_HELP = ("put the CSV rows on this grid, e.g. B (business days), h or 15min
 
 
 def _csv_options(parser):
-    parser.add_argument("file", metavar="FILE.csv", help="CSV file with a header row")
-    parser.add_argument("--column", required=True, metavar="NAME", help="column to forecast")
+    parser.add_argument("file", metavar="FILE.csv",
+                        help="CSV file with a header row, or a PhysioNet WFDB record (its .hea "
+                             "file, or its path without suffix; needs the wfdb package)")
+    parser.add_argument("--column", required=True, metavar="NAME",
+                        help="column (or the record's channel) to forecast")
     parser.add_argument("--time-column", metavar="NAME",
                         help="column with the times (default: the first column); dates, "
                              "durations, step numbers or seconds")
@@ -464,8 +485,11 @@ def _add_compare(commands, common):
     source.add_argument("--dataset", choices=("ecg", "co2"),
                         help="embedded data set: ecg (MIT-BIH record 208, 360 Hz) or co2 "
                              "(Mauna Loa, weekly)")
-    source.add_argument("--csv", metavar="FILE", help="compare on a column of this CSV file")
-    source.add_argument("--column", metavar="NAME", help="the CSV column to forecast")
+    source.add_argument("--csv", metavar="FILE",
+                        help="compare on a column of this CSV file (or a channel of this WFDB "
+                             "record)")
+    source.add_argument("--column", metavar="NAME",
+                        help="the CSV column (or the record's channel) to forecast")
     source.add_argument("--time-column", metavar="NAME",
                         help="the CSV column with the times (default: the first column)")
     source.add_argument("--freq", metavar="FREQ", help=_FREQ_HELP)

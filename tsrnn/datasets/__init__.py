@@ -1,5 +1,6 @@
-"""Example signals (an ECG recording shipped with the package, CO2 from statsmodels) and a
-reader for your own: one column of a CSV file as a regularly spaced series."""
+"""Example signals (an ECG recording shipped with the package, CO2 from statsmodels) and
+readers for your own: one column of a CSV file as a regularly spaced series, and PhysioNet
+WFDB records (with the optional ``wfdb`` package)."""
 from __future__ import annotations
 
 from importlib import resources
@@ -8,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .csv import CsvSeries, read_csv_series
+from .physionet import read_wfdb, time_index
 
-__all__ = ["load_ecg", "load_icu", "load_co2", "read_csv_series", "CsvSeries"]
+__all__ = ["load_ecg", "load_icu", "load_co2", "read_csv_series", "CsvSeries", "read_wfdb"]
 
 ECG_SAMPLING_RATE = 360
 """Sampling rate of :func:`load_ecg`, in Hz."""
@@ -29,14 +31,6 @@ def _read_adc(name):
     values = (adc.astype(np.float64) - baseline) / gain
     values[adc == -2048] = np.nan  # WFDB format 212's mark of a missing sample
     return values, names, units, rate
-
-
-def _time_index(n, rate):
-    # 1/360 s is not a whole number of nanoseconds, the resolution of pandas time indexes; the
-    # index steps by the nearest whole number (2,777,778 ns), which drifts by 0.22 ns a sample
-    # (24 microseconds over the whole 5-minute ECG record).
-    step = pd.Timedelta(nanoseconds=round(1e9 / rate))
-    return pd.timedelta_range(start=0, periods=n, freq=step, name="time")
 
 
 def load_ecg(record=208):
@@ -90,7 +84,7 @@ def load_ecg(record=208):
                 np.load(handle, allow_pickle=False) as archive:
             adc = archive["ecg"]
         values = (adc.astype(np.float64) - 1024.0) / 200.0
-    index = _time_index(values.size, ECG_SAMPLING_RATE)
+    index = time_index(values.size, ECG_SAMPLING_RATE)
     ecg = pd.Series(values, index=index, name="ecg_mv")
     ecg.attrs["sampling_rate_hz"] = ECG_SAMPLING_RATE
     return ecg
@@ -129,7 +123,7 @@ def load_icu():
     ((75000, 3), ['MCL1', 'ABP', 'RESP'], 125)
     """
     values, names, units, rate = _read_adc("icu_03700181.npz")
-    frame = pd.DataFrame(values, columns=names, index=_time_index(len(values), rate))
+    frame = pd.DataFrame(values, columns=names, index=time_index(len(values), rate))
     frame.attrs["sampling_rate_hz"] = int(rate)
     frame.attrs["units"] = {name: ("" if name == "RESP" else unit)
                             for name, unit in zip(names, units)}
