@@ -186,8 +186,9 @@ class Context:
     layout : SeriesLayout
         How the context was given and where its index ends (a model with positions in a
         seasonal cycle places the context by it).
-    series : int
-        The fitted series whose state and scaling the context uses.
+    series : int or ContextScaling
+        The fitted series whose state and scaling the context uses, or (for a forecaster
+        that scales contexts by their own values) the context's own moments.
     name : str
         How messages name the context (``"context"`` or ``"context[i]"``).
     """

@@ -45,6 +45,17 @@ class _FitData:
     exog_names: object  # pd.Index or None
 
 
+@dataclass(frozen=True)
+class ContextScaling:
+    """The moments a context scaled by its own values is standardised with (in the place of a
+    fitted series' row; see :meth:`BaseForecaster._scales_contexts_by_their_own_values`)."""
+
+    y_mean: np.ndarray
+    y_scale: np.ndarray
+    X_mean: object = None
+    X_scale: object = None
+
+
 @dataclass
 class _PredictPlan:
     """Validated predict inputs, in model units, and how to wrap the outputs."""
@@ -324,11 +335,21 @@ class BaseForecaster(ParamsMixin):
             None if exog_columns is None else exog_columns.names)
 
     # ------------------------------------------------------------------ scaling
+    def _scales_contexts_by_their_own_values(self):
+        """Whether a context is standardised by its own moments, so that it may be a series
+        the model was never fitted on (RNNForecaster's ``scaling="context"``)."""
+        return False
+
+    def _moments_of(self, row, which):
+        """(mean, scale) of fitted series ``row`` or of a :class:`ContextScaling`."""
+        if isinstance(row, ContextScaling):
+            return getattr(row, f"{which}_mean"), getattr(row, f"{which}_scale")
+        return getattr(self, f"{which}_mean_")[row], getattr(self, f"{which}_scale_")[row]
+
     def _scale(self, values, row, which="y"):
         if not self._standardize:
             return values
-        mean = getattr(self, f"{which}_mean_")[row]
-        scale = getattr(self, f"{which}_scale_")[row]
+        mean, scale = self._moments_of(row, which)
         scaled = np.ascontiguousarray((values - mean) / scale)
         self._check_representable(scaled, which)
         return scaled
@@ -353,7 +374,8 @@ class BaseForecaster(ParamsMixin):
     def _unscale(self, values, row):
         if not self._standardize:
             return values
-        return values * self.y_scale_[row] + self.y_mean_[row]
+        mean, scale = self._moments_of(row, "y")
+        return values * scale + mean
 
     @staticmethod
     def _moments(arrays):
@@ -481,10 +503,14 @@ class BaseForecaster(ParamsMixin):
                 "the model was fitted with exogenous columns, so context must be a pair "
                 "(y_context, X_context) or a list of such pairs"
             )
+        if self._scales_contexts_by_their_own_values():
+            return pairs, is_list
         if self.n_series_ > 1 and (not is_list or len(pairs) != self.n_series_):
+            hint = (" (scaling='context' makes a model fitted on several series forecast "
+                    "new ones)" if "scaling" in self.get_params() else "")
             raise ValueError(
                 f"the model was fitted on {self.n_series_} series, so context must be a list "
-                f"of {self.n_series_} entries, one per fitted series, in the same order"
+                f"of {self.n_series_} entries, one per fitted series, in the same order{hint}"
             )
         return pairs, is_list
 
@@ -492,16 +518,30 @@ class BaseForecaster(ParamsMixin):
         """``context`` as a list of :class:`~tsrnn._input.Context` in model units."""
         pairs, is_list = self._context_pairs(context)
         contexts, minimum = [], self._min_context_length()
+        own = self._scales_contexts_by_their_own_values()
         for i, (y_ctx, X_ctx) in enumerate(pairs):
-            what, row = item_name("context", i, is_list), self._series_of(i)
+            what = item_name("context", i, is_list)
+            row = 0 if own else self._series_of(i)
             table, x_table = convert_observations(
                 y_ctx, X_ctx, what, missing, columns=self._target_columns(),
                 exog_columns=self._exog_columns(), fallback=self.layouts_[row])
             self._check_length(table, minimum, what)
+            if own:
+                row = self._context_scaling(table, x_table)
             X_scaled = None if x_table is None else self._scale(x_table.values, row, "X")
             contexts.append(Context(self._scale(table.values, row), X_scaled, table.layout, row,
                                     what))
         return contexts, is_list
+
+    def _context_scaling(self, table, x_table):
+        """The :class:`ContextScaling` of a context: its own moments, as the fit takes each
+        series' own."""
+        y_mean, y_scale = self._moments([table.values])
+        X_mean = X_scale = None
+        if x_table is not None:
+            X_mean, X_scale = self._moments([x_table.values])
+            X_mean, X_scale = X_mean[0], X_scale[0]
+        return ContextScaling(y_mean[0], y_scale[0], X_mean, X_scale)
 
     def _convert_future_exog(self, X, plan):
         """Future exogenous columns, one ``(horizon, E)`` array per forecast, in model units."""

@@ -184,6 +184,15 @@ class RNNForecaster(BaseForecaster):
         at most ``tsrnn.get_num_threads()`` at once, so spare cores absorb the extra members.
         An average is steadier across seeds than one network (``benchmarks/bench_accuracy.py``
         reports the spread over seeds).
+    scaling : {"series", "context"}, default="series"
+        How a ``context`` given to ``predict`` is standardised. ``"series"``: by the mean and
+        standard deviation of the fitted series it continues (the i-th context of a list by
+        the i-th fitted series), so a model fitted on several series takes one context per
+        series, in order. ``"context"``: by the context's own mean and standard deviation
+        (the fit standardises each series by its own as well), so a model fitted on several
+        series, a *global* model, forecasts any number of series it never saw, e.g. a new
+        patient from the history of the patients it was fitted on. Contexts then need enough
+        values for their moments to mean something (say a few cycles).
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, numpy.random.Generator or None, default=None
         Makes fits reproducible (bit-identical on the same machine).
@@ -262,8 +271,8 @@ class RNNForecaster(BaseForecaster):
                  teacher_forcing=1.0, free_run=36, context_length=None, dropout=0.0,
                  initial_state="zeros", early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, validation_horizon=None, warm_start=False,
-                 season_length="auto", n_models=2, dtype="float32", random_state=None, verbose=0,
-                 missing="raise"):
+                 season_length="auto", n_models=2, scaling="series", dtype="float32",
+                 random_state=None, verbose=0, missing="raise"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -291,6 +300,7 @@ class RNNForecaster(BaseForecaster):
         self.warm_start = warm_start
         self.season_length = season_length
         self.n_models = n_models
+        self.scaling = scaling
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -325,6 +335,7 @@ class RNNForecaster(BaseForecaster):
         "warm_start": boolean(),
         "season_length": check_season_length,
         "n_models": integer(1),
+        "scaling": option("series", "context"),
         "dtype": _dtype_constraint,
         "random_state": _random_state_constraint,
         "verbose": integer(0),
@@ -332,6 +343,9 @@ class RNNForecaster(BaseForecaster):
 
     def _min_length(self):
         return 3
+
+    def _scales_contexts_by_their_own_values(self):
+        return self.scaling == "context"
 
     def _tbptt(self):
         """(k1, k2) from the validated ``tbptt``."""
