@@ -137,9 +137,9 @@ def test_progress_bar_is_shown(capsys):
     assert "backtest" in capsys.readouterr().err
 
 
-def test_list_of_series_is_refused():
-    with pytest.raises(TypeError, match="one series"):
-        backtest(NaiveForecaster(), [Y, Y], horizon=1)
+def test_a_list_of_series_is_backtested_series_by_series():
+    scores = backtest(NaiveForecaster(), [Y, Y], horizon=1)
+    assert scores["unique_id"].tolist() == [0] * 5 + [1] * 5  # tests/test_panels.py has more
 
 
 def test_missing_truth_values_are_left_out_of_the_scores():

@@ -211,9 +211,20 @@ def _check_index_dtype(dtype, kinds, name):
         raise ValueError(f"{name}={dtype!r} is not a dtype this index kind can have")
 
 
+def _panel(value, name):
+    """A constraint: null, or the keys and form of a panel (one key per series)."""
+    if value is None:
+        return value
+    _check(value, {"keys": list_of(label()), "form": option("dict", "long")}, name)
+    keys = label_from_json(value["keys"])
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{name}.keys has a key twice")
+    return value
+
+
 _BASE = {"n_series": integer(1), "n_targets": integer(1), "n_exog": integer(0),
          "target_names": label(), "exog_names": label(), "list_input": boolean(),
-         "layouts": list_of(_layout)}
+         "layouts": list_of(_layout), "panel": _panel}
 
 
 _REPRESENTATIONS = {"level": _LEVEL, "seasonal": _SEASONAL}
@@ -281,6 +292,9 @@ def check_rnn_header(header, forecaster_class, path):
     if len(base["layouts"]) != base["n_series"]:
         raise model_file_error(path, f"header.base has {len(base['layouts'])} layouts for n_series="
                              f"{base['n_series']}")
+    if base["panel"] is not None and len(base["panel"]["keys"]) != base["n_series"]:
+        raise model_file_error(path, f"header.base.panel has {len(base['panel']['keys'])} keys "
+                               f"for n_series={base['n_series']}")
     for k, member in enumerate(members):
         network, where = member["network"], f"header.members[{k}]"
         for key in ("cell", "hidden_size", "num_layers"):

@@ -18,6 +18,7 @@ traceback instead).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -35,6 +36,9 @@ from tsrnn.comparison import (DEFAULT_CONTEXT, DEFAULT_ORIGINS, DEFAULT_TRAIN_FR
                               run_comparison)
 from tsrnn.datasets import CsvSeries, read_csv_series
 from tsrnn.datasets.physionet import is_wfdb_record
+
+SCHEDULER_TIMEOUT = "10s"
+"""How long ``--scheduler`` waits for the Dask scheduler to answer."""
 
 __all__ = ["main", "build_parser", "run_comparison", "CommandError"]
 
@@ -292,8 +296,8 @@ def _run_backtest(args, model, y, origins, log):
 
     step = args.step or args.horizon
     options = dict(n_origins=len(origins), step=step, progress=_show_bars(args),
-                   coverage=args.coverage)
-    with warnings.catch_warnings():
+                   coverage=args.coverage, n_jobs=args.n_jobs)
+    with warnings.catch_warnings(), _parallel_backend(args.scheduler, log):
         warnings.simplefilter("ignore")
         if args.refit:
             log(f"refitting {args.model} at each of {len(origins)} origins")
@@ -306,6 +310,30 @@ def _run_backtest(args, model, y, origins, log):
     ctx = "all" if context is None else f"the last {context:,}"
     return scores, (f"fitted once on the first {first:,} observations; each origin forecasts "
                     f"from {ctx} observations before it")
+
+
+@contextlib.contextmanager
+def _parallel_backend(scheduler, log):
+    """Run joblib's loops on the Dask cluster of ``scheduler`` (an address; None: locally)."""
+    if scheduler is None:
+        yield
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CommandError("--scheduler needs dask.distributed: pip install 'tsrnn[dask]'") \
+            from None
+    import joblib
+
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise CommandError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                           f"{SCHEDULER_TIMEOUT}: {error}") from None
+    with client, joblib.parallel_config(backend="dask"):
+        log(f"origins run on the Dask cluster at {scheduler} "
+            f"({_count(len(client.scheduler_info()['workers']), 'worker')})")
+        yield
 
 
 _INTERVAL_COLUMNS = ("coverage", "interval_width", "interval_score")
@@ -566,6 +594,12 @@ def _add_backtest(commands, common):
     backtest.add_argument("--coverage", type=_fraction, metavar="C",
                           help="also score a prediction interval of this nominal coverage, e.g. "
                                "0.9 (coverage, width and interval score per origin)")
+    backtest.add_argument("--n-jobs", type=int, metavar="N",
+                          help="origins scored in parallel by N worker processes (-1: one per "
+                               "core; default: serially, or every worker of --scheduler)")
+    backtest.add_argument("--scheduler", metavar="ADDRESS",
+                          help="run the origins on the Dask cluster of this scheduler, e.g. "
+                               "tcp://10.0.0.5:8786 (needs pip install 'tsrnn[dask]')")
     backtest.add_argument("--out", metavar="FILE.csv", help="also write the per-origin scores")
     _model_options(backtest)
     backtest.set_defaults(handler=_cmd_backtest)

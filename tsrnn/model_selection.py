@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,9 @@ from ._checks import check_int, check_option
 from ._input import check_coverage, check_horizon, to_table
 from .metrics import NAN_POLICIES, interval_score, interval_width, mae, mase, rmse, smape
 from .metrics import coverage as coverage_score
+from .panel import ID, is_long_frame, split_panel
 
-__all__ = ["backtest", "rolling_origins"]
+__all__ = ["backtest", "rolling_origins", "summarize_backtest"]
 
 _BUILTIN_METRICS = {"mae": mae, "rmse": rmse, "smape": smape, "mase": mase}
 _DEFAULT_N_ORIGINS = 5
@@ -208,14 +210,13 @@ def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length
 
 
 def _run_origins(task, origins, n_jobs, progress):
-    """``task(t)`` for every origin, through joblib when ``n_jobs`` asks for workers."""
-    if n_jobs is None or n_jobs == 1:
-        iterator = (task(t) for t in origins)
-    else:
-        from joblib import Parallel, delayed
+    """``task(t)`` for every origin, in order, through joblib: serially by default, with
+    ``n_jobs`` workers, or on whatever backend ``joblib.parallel_config`` sets (e.g. a Dask
+    cluster with ``backend="dask"``)."""
+    from joblib import Parallel, delayed
 
-        iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(task)(t) for t in origins)
+    iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(task)(t) for t in origins)
     if progress:
         from tqdm.auto import tqdm
 
@@ -257,9 +258,13 @@ def _forecast_table(origins, results, table, horizon):
     return pd.concat(pieces, ignore_index=True)
 
 
+def _is_panel(y):
+    """Several series: a list of series, a dict or a long frame (see :mod:`tsrnn.panel`)."""
+    return isinstance(y, dict) or is_long_frame(y) or (
+        isinstance(y, list) and bool(y) and not np.isscalar(y[0]))
+
+
 def _read_series(y, X):
-    if isinstance(y, list) and y and not np.isscalar(y[0]):
-        raise TypeError("backtest evaluates one series; loop over the series of a list")
     table = to_table(y, "y")
     if X is not None:
         x_rows = to_table(X, "X").values.shape[0]
@@ -283,8 +288,13 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
         A tsrnn forecaster. If it is not fitted, or ``refit=True``, a clone is fitted on
         ``y[:t]`` at every origin. Otherwise the fitted model predicts from each origin with
         ``context=y[t - context_length:t]`` (no refit).
-    y : pandas.Series, pandas.DataFrame or array-like of shape (n,) or (n, D)
-        One series (not a list).
+    y : pandas.Series, pandas.DataFrame or array-like of shape (n,) or (n, D), or a panel
+        One series, or several: a list, a dict ``{id: series}`` or a long DataFrame
+        (``unique_id``, ``ds``, ``y``; see :mod:`tsrnn.panel`). Each series of a panel gets
+        its own origins (the same arguments, applied to its length) and every (series,
+        origin) pair is one task of the parallel loop; a fitted model must then forecast
+        any series from its history (fitted on one series, or with ``scaling="context"``),
+        otherwise use ``refit=True`` (a model per series and origin).
     horizon : int
         Steps forecast from each origin.
     n_origins : int, optional
@@ -304,7 +314,10 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
     refit : bool, default=False
         Fit a fresh clone at each origin even if ``forecaster`` is fitted.
     n_jobs : int, optional
-        Origins evaluated in parallel with joblib (None or 1: serially; -1: all cores).
+        Origins evaluated in parallel with joblib (None or 1: serially; -1: all cores). The
+        loop runs on the backend of ``joblib.parallel_config``, so that ``with
+        joblib.parallel_config(backend="dask"): backtest(...)`` runs it on a Dask cluster
+        (``pip install "tsrnn[dask]"``), with the same results as serially.
     metrics : list of str or dict, optional
         Names among "mae", "rmse", "smape", "mase" (default: all four), or a dict
         ``{name: function(y_true, y_pred[, y_train])}``; a function with a ``y_train``
@@ -328,7 +341,9 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
     Returns
     -------
     scores : pandas.DataFrame
-        One row per origin: ``origin`` (position of the first forecast value), ``time`` (its
+        One row per origin (for a panel: first a column ``unique_id``, the series' id or its
+        position in a list; :func:`summarize_backtest` gives means per series and pooled):
+        ``origin`` (position of the first forecast value), ``time`` (its
         index label, when ``y`` is pandas), ``n_train`` (observations before it) and one
         column per metric, computed over the whole horizon (and all columns). With a
         ``coverage``, also ``coverage``, ``interval_width`` and ``interval_score``.
@@ -353,23 +368,136 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
     check_option(nan_policy, "nan_policy", NAN_POLICIES)
     if coverage is not None:
         coverage = check_coverage(coverage)
-    table = _read_series(y, X)
     refit = bool(refit) or not _is_fitted(forecaster)
-    min_history = 2
-    if refit and hasattr(forecaster, "min_fit_length"):
-        min_history = max(min_history, forecaster.min_fit_length())
-    origins = rolling_origins(table.values.shape[0], horizon, n_origins, step, initial,
-                              min_history)
-    resolved = _resolve_metrics(metrics, nan_policy)
-
-    def task(t):
-        return _evaluate_origin(forecaster, y, X, table.values, t, horizon, refit,
-                                context_length, resolved, coverage, nan_policy)
-
-    results = _run_origins(task, origins, n_jobs, progress)
-    scores = _score_table(origins, results, table.index,
-                          lambda t: t if refit or context_length is None
-                          else min(t, context_length))
+    plan = _BacktestPlan(forecaster, horizon, refit, context_length,
+                         _resolve_metrics(metrics, nan_policy), coverage, nan_policy)
+    if _is_panel(y):
+        return _backtest_panel(plan, y, X, (n_origins, step, initial), n_jobs, progress,
+                               return_forecasts)
+    table = _read_series(y, X)
+    origins = plan.origins(table, n_origins, step, initial)
+    results = _run_origins(lambda t: plan.evaluate(y, X, table, t), origins, n_jobs, progress)
+    scores = plan.score_table(origins, results, table)
     if not return_forecasts:
         return scores
     return scores, _forecast_table(origins, results, table, horizon)
+
+
+@dataclass(frozen=True)
+class _BacktestPlan:
+    """What every origin of a backtest shares: the model, the horizon, the scores."""
+
+    forecaster: object
+    horizon: int
+    refit: bool
+    context_length: object
+    metrics: list
+    coverage: object
+    nan_policy: str
+
+    def origins(self, table, n_origins, step, initial):
+        min_history = 2
+        if self.refit and hasattr(self.forecaster, "min_fit_length"):
+            min_history = max(min_history, self.forecaster.min_fit_length())
+        return rolling_origins(table.values.shape[0], self.horizon, n_origins, step, initial,
+                               min_history)
+
+    def evaluate(self, y, X, table, t):
+        return _evaluate_origin(self.forecaster, y, X, table.values, t, self.horizon,
+                                self.refit, self.context_length, self.metrics, self.coverage,
+                                self.nan_policy)
+
+    def score_table(self, origins, results, table):
+        def n_train(t):
+            return t if self.refit or self.context_length is None \
+                else min(t, self.context_length)
+        return _score_table(origins, results, table.index, n_train)
+
+
+def _check_panel_model(plan):
+    """A fitted model forecasts each series of a panel from its context alone: it must take
+    any series (one fitted series, or ``scaling="context"``)."""
+    model = plan.forecaster
+    if plan.refit or getattr(model, "n_series_", 1) == 1 \
+            or getattr(model, "scaling", None) == "context":
+        return
+    raise ValueError(
+        f"the {type(model).__name__} was fitted on {model.n_series_} series, so it forecasts "
+        f"a series from its history only with scaling='context' (a global model); fit it "
+        f"that way, or pass refit=True to fit a model per series and origin")
+
+
+def _backtest_panel(plan, y, X, origin_args, n_jobs, progress, return_forecasts):
+    """:func:`backtest` of every series of a panel: one loop over (series, origin) pairs."""
+    _check_panel_model(plan)
+    ys, Xs, panel = split_panel(y, X)
+    keys = panel.keys if panel is not None else list(range(len(ys)))
+    if Xs is None:
+        Xs = [None] * len(ys)
+    elif not isinstance(Xs, list) or len(Xs) != len(ys):
+        raise ValueError(f"X must give the covariates of each of the {len(ys)} series "
+                         f"(a list or dict like y)")
+    tables = [_read_series(y_i, X_i) for y_i, X_i in zip(ys, Xs)]
+    origins = [plan.origins(table, *origin_args) for table in tables]
+    tasks = [(i, t) for i, series_origins in enumerate(origins) for t in series_origins]
+    results = _run_origins(lambda task: plan.evaluate(ys[task[0]], Xs[task[0]],
+                                                      tables[task[0]], task[1]),
+                           tasks, n_jobs, progress)
+    scores, forecasts, start = [], [], 0
+    for key, table, series_origins in zip(keys, tables, origins):
+        part = results[start:start + len(series_origins)]
+        start += len(series_origins)
+        scores.append(plan.score_table(series_origins, part, table))
+        if return_forecasts:
+            forecasts.append(_forecast_table(series_origins, part, table, plan.horizon))
+    scores = _keyed_concat(keys, scores)
+    if not return_forecasts:
+        return scores
+    return scores, _keyed_concat(keys, forecasts)
+
+
+def _keyed_concat(keys, frames):
+    """``frames`` stacked, each with a first column ``unique_id`` holding its key."""
+    for key, frame in zip(keys, frames):
+        frame.insert(0, ID, [key] * len(frame))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize_backtest(scores):
+    """Mean scores of a panel backtest per series, and pooled over every origin.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The per-origin scores :func:`backtest` returns for several series (with a
+        ``unique_id`` column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per series (indexed by its id) with ``n_origins`` and the mean of each score
+        over its origins, then a row ``"pooled"``: the mean over all origins of all series,
+        each origin counting once (so series with more origins weigh more).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsrnn.forecasters.naive import NaiveForecaster
+    >>> from tsrnn.model_selection import backtest, summarize_backtest
+    >>> panel = {"a": np.arange(10.0), "b": 2 * np.arange(10.0)}
+    >>> scores = backtest(NaiveForecaster(), panel, horizon=2, n_origins=3, metrics=["mae"])
+    >>> summarize_backtest(scores)["mae"].tolist()
+    [1.5, 3.0, 2.25]
+    """
+    if ID not in scores.columns:
+        raise ValueError(f"scores has no {ID!r} column: summarize_backtest takes the scores "
+                         f"of a backtest over several series")
+    columns = [c for c in scores.columns if c not in (ID, "origin", "time", "n_train")]
+    groups = scores.groupby(ID, sort=False)
+    per_series = groups[columns].mean()
+    per_series.insert(0, "n_origins", groups.size())
+    if "pooled" in per_series.index:
+        raise ValueError("a series is called 'pooled', the name of the pooled row; rename it")
+    pooled = scores[columns].mean().to_frame("pooled").T
+    pooled.insert(0, "n_origins", len(scores))
+    return pd.concat([per_series, pooled])

@@ -29,6 +29,7 @@ from tsrnn._input import (MISSING_OPTIONS, Columns, Context, SeriesLayout, check
                           split_list, split_pairs, streaming_values, wrap)
 from tsrnn._uncertainty import (check_coverages, check_n_samples, check_quantile_levels,
                                 interval_levels, wrap_quantiles, wrap_samples)
+from tsrnn.panel import Panel, future_exog, is_long_frame, split_panel
 
 __all__ = ["BaseForecaster"]
 
@@ -67,6 +68,7 @@ class _PredictPlan:
     indexes: list
     scale_rows: list
     is_list: bool
+    panel: object = None  # a tsrnn.panel.Panel: outputs keyed like a dict or long input
 
 
 class BaseForecaster(ParamsMixin):
@@ -411,6 +413,8 @@ class BaseForecaster(ParamsMixin):
             "exog_names": label_to_json(self.exog_names_), "list_input": self.list_input_,
             "layouts": [{key: label_to_json(value) for key, value in asdict(layout).items()}
                         for layout in self.layouts_],
+            "panel": None if getattr(self, "panel_", None) is None else {
+                "keys": label_to_json(self.panel_.keys), "form": self.panel_.form},
         }
         arrays = {}
         if self._standardize:
@@ -432,6 +436,9 @@ class BaseForecaster(ParamsMixin):
         self.layouts_ = [
             SeriesLayout(**{key: label_from_json(value) for key, value in layout.items()})
             for layout in header["layouts"]]
+        panel = header.get("panel")
+        self.panel_ = None if panel is None else Panel(list(label_from_json(panel["keys"])),
+                                                        panel["form"])
         if self._standardize:
             self.y_mean_, self.y_scale_ = arrays["y_mean"], arrays["y_scale"]
             self.X_mean_ = arrays.get("X_mean")
@@ -459,10 +466,12 @@ class BaseForecaster(ParamsMixin):
             model. A pandas index must be sorted, without duplicates, and continuable (a
             DatetimeIndex/TimedeltaIndex with a frequency, a PeriodIndex, or an integer index).
             A 2-D table must be a numpy array or DataFrame: a list of lists is read as several
-            series.
+            series. A panel (see :mod:`tsrnn.panel`) is a list too: a dict ``{id: series}``,
+            or a long DataFrame with columns ``unique_id``, ``ds``, ``y`` and known-future
+            covariates; forecasts are then keyed the same way.
         X : same kinds as ``y``, optional
             Exogenous columns aligned with ``y`` (same length; same index when both are pandas;
-            a list when ``y`` is a list).
+            a list when ``y`` is a list, a dict of the same keys when ``y`` is a dict).
 
         Returns
         -------
@@ -484,8 +493,10 @@ class BaseForecaster(ParamsMixin):
         (2, [array([2.]), array([9.])])
         """
         self._validate_params()
+        y, X, panel = split_panel(y, X)
         data = self._validate_fit_data(y, X)
         self._transaction(self._fit_validated, data)
+        self.panel_ = panel
         return self
 
     # ------------------------------------------------------------------ predict
@@ -568,16 +579,35 @@ class BaseForecaster(ParamsMixin):
         self._check_fitted()
         horizon = check_horizon(horizon)
         missing = check_missing(self.missing)
+        panel = getattr(self, "panel_", None)
         if context is None:
             contexts, is_list = None, self.list_input_
             layouts, rows = list(self.layouts_), list(range(self.n_series_))
         else:
+            context, panel = self._panel_context(context)
             contexts, is_list = self._convert_contexts(context, missing)
             layouts, rows = [c.layout for c in contexts], [c.series for c in contexts]
         indexes = [layout.future_index(horizon) for layout in layouts]
-        plan = _PredictPlan(horizon, None, contexts, layouts, indexes, rows, is_list)
-        plan.Xs_future = self._convert_future_exog(X, plan)
+        plan = _PredictPlan(horizon, None, contexts, layouts, indexes, rows, is_list, panel)
+        plan.Xs_future = self._convert_future_exog(future_exog(X, panel), plan)
         return plan
+
+    def _panel_context(self, context):
+        """A dict or long-frame ``context`` as the list (of pairs, with covariates) the rest
+        takes, and its panel (None for other contexts)."""
+        if not (isinstance(context, dict) or is_long_frame(context)):
+            return context, None
+        ys, Xs, panel = split_panel(context, None, "context")
+        if panel.form == "long" and Xs is not None:
+            ys = list(zip(ys, Xs))
+        return ys, panel
+
+    @staticmethod
+    def _shaped(outputs, plan):
+        """The per-forecast ``outputs`` as the input was given: keyed, a list, or one."""
+        if plan.panel is not None:
+            return plan.panel.keyed(outputs)
+        return outputs if plan.is_list else outputs[0]
 
     def _check_core_output(self, arrays, plan, name):
         if not isinstance(arrays, list) or len(arrays) != len(plan.layouts):
@@ -603,7 +633,7 @@ class BaseForecaster(ParamsMixin):
             self._check_finite_output(values, "forecast")
         outputs = [wrap(values, layout, index)
                    for values, layout, index in zip(restored, plan.layouts, plan.indexes)]
-        return outputs if plan.is_list else outputs[0]
+        return self._shaped(outputs, plan)
 
     def predict(self, horizon, X=None, context=None):
         """Forecast the next ``horizon`` steps.
@@ -620,6 +650,8 @@ class BaseForecaster(ParamsMixin):
             When the model was fitted with ``X``, give ``(y_context, X_context)`` pairs. When
             fitted on a list of ``k`` series, give a list of ``k`` contexts (entry ``i`` uses
             series ``i``'s fitted state and scaling); when fitted on one series, any number.
+            A dict or long frame of contexts (as in :meth:`fit`) gives forecasts keyed by
+            its ids.
 
         Returns
         -------
@@ -738,7 +770,7 @@ class BaseForecaster(ParamsMixin):
             restored[..., order] = np.moveaxis(self._unscale(np.moveaxis(a, -1, 0), row), 0, -1)
             self._check_finite_output(restored, "quantile forecast")
             outputs.append(wrap_quantiles(restored, layout, index, levels))
-        return outputs if plan.is_list else outputs[0]
+        return self._shaped(outputs, plan)
 
     def predict_samples(self, horizon, n_samples=100, X=None, context=None, random_state=None):
         """Draw sample paths of the next ``horizon`` values.
@@ -783,7 +815,7 @@ class BaseForecaster(ParamsMixin):
             restored = self._unscale(a, row)
             self._check_finite_output(restored, "sample path")
             outputs.append(wrap_samples(restored, layout, index))
-        return outputs if plan.is_list else outputs[0]
+        return self._shaped(outputs, plan)
 
     def _check_finite_output(self, values, what):
         if not np.all(np.isfinite(values)):
@@ -809,6 +841,20 @@ class BaseForecaster(ParamsMixin):
             )
         return old.with_changes(last=new.index[-1], n_seen=old.n_seen + n)
 
+    def _panel_update(self, y, X):
+        """A dict or long-frame update as lists in the order of the fitted panel."""
+        if not (isinstance(y, dict) or is_long_frame(y)):
+            return y, X
+        fitted = getattr(self, "panel_", None)
+        if fitted is None:
+            raise ValueError("got a dict or long frame of new values, but the model was not "
+                             "fitted on one; pass them as the fit data were given")
+        ys, Xs, panel = split_panel(y, X)
+        ys = fitted.ordered(dict(zip(panel.keys, ys)), "y")
+        if Xs is not None:
+            Xs = fitted.ordered(dict(zip(panel.keys, Xs)), "X")
+        return ys, Xs
+
     def _convert_update(self, y, X):
         """Check and convert new observations: (ys, Xs) in model units, the advanced layouts."""
         self._check_fitted()
@@ -819,6 +865,7 @@ class BaseForecaster(ParamsMixin):
                 values, layout = short
                 return [self._scale(values, 0)], None, [layout]
         missing = check_missing(self.missing)
+        y, X = self._panel_update(y, X)
         self._check_exog_presence(X, "update")
         pairs, is_list = split_pairs(y, X)
         self._check_structure(is_list, len(pairs), "update")

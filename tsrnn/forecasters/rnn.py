@@ -16,6 +16,7 @@ from tsrnn.io import ModelFileError, label_from_json, label_to_json, write_model
 from tsrnn.nn.losses import LOSSES
 from tsrnn.nn.network import CELLS, RecurrentNetwork
 from tsrnn.nn.optim import OPTIMIZERS
+from tsrnn.panel import split_panel
 from tsrnn.seasonality import check_season_length, resolve_season
 from tsrnn.training import ForecastValidation, Trainer, TrainingHistory, make_lanes
 
@@ -384,6 +385,11 @@ class RNNForecaster(BaseForecaster):
         """
         self._validate_params()
         first = not self.__sklearn_is_fitted__()
+        if first:
+            y, X, panel = split_panel(y, X)
+        else:  # the fitted order of a panel's series, whatever the order of y's keys
+            y, X = self._panel_update(y, X)
+            panel = getattr(self, "panel_", None)
         data = self._validate_fit_data(y, X, reset=first)
 
         def train_one_epoch():
@@ -395,6 +401,7 @@ class RNNForecaster(BaseForecaster):
             self.layouts_ = list(data.layouts)
 
         self._transaction(train_one_epoch)
+        self.panel_ = panel
         return self
 
     def _fit_core(self, ys, Xs):
