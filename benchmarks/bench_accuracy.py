@@ -315,6 +315,12 @@ def write_report(results, path_md, header):
     path_md.write_text("\n".join(lines) + "\n")
 
 
+def _origins_text(n_origins):
+    if n_origins is not None:
+        return f"at most {n_origins} origins per signal (--origins {n_origins})"
+    return "each signal's own number of origins (SIGNALS)"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", nargs="+", choices=list(SIGNALS), default=list(SIGNALS))
@@ -343,7 +349,8 @@ def main(argv=None):
     folder.mkdir(exist_ok=True)
     results.to_csv(folder / "accuracy.csv", index=False)
     header = (f"tsrnn {tsrnn.__version__} on {platform.machine()}, {args.threads} thread(s), "
-              f"{time.strftime('%Y-%m-%d')}; seeds {', '.join(map(str, seeds))}"
+              f"{time.strftime('%Y-%m-%d')}; seeds {', '.join(map(str, seeds))}; "
+              f"{_origins_text(n_origins)}"
               f"{'; QUICK SMOKE TEST, not results' if args.quick else ''}")
     write_report(results, folder / "accuracy.md", header)
     print(f"written to {folder / 'accuracy.md'}")
