@@ -217,3 +217,23 @@ def test_cli_names_an_unreachable_scheduler(capsys, hourly_file, monkeypatch):
                      "--scheduler", "tcp://127.0.0.1:9"])
     assert code != 0
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
+
+
+def test_cli_backtest_of_several_files_scores_each_and_pools(capsys, hourly_file, tmp_path):
+    from tsrnn.cli import main
+
+    second = tmp_path / "hr2.csv"
+    frame = pd.read_csv(hourly_file)
+    frame.assign(hr=frame.hr * 2).to_csv(second, index=False)
+    out_file = tmp_path / "scores.csv"
+    code = main(["backtest", str(hourly_file), str(second), "--column", "hr", "--horizon",
+                 "4", "--model", "naive", "--origins", "3", "-q", "--out", str(out_file)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "naive on 2 files: mean scores per file, and pooled over all 6 origins" in out
+    scores = pd.read_csv(out_file)
+    assert scores.columns[0] == "file" and len(scores) == 6
+    first, doubled = (scores[scores.file == str(p)].mae.to_numpy() for p in (hourly_file, second))
+    np.testing.assert_allclose(doubled, 2 * first)
+    pooled = [line for line in out.splitlines() if line.strip().startswith("pooled")][0]
+    assert f"{scores.mae.mean():.4g}" in pooled

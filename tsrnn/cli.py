@@ -224,10 +224,11 @@ def _read_source(path, column, time_column, freq):
     return CsvSeries(frame[column], "time", "timedelta")
 
 
-def _load_for_model(args, log):
-    data = _read_source(args.file, args.column, args.time_column, args.freq)
+def _load_for_model(args, log, path=None):
+    path = args.file if path is None else path
+    data = _read_source(path, args.column, args.time_column, args.freq)
     for note in data.notes:
-        log(f"note: {args.file}: {note}")
+        log(f"note: {path}: {note}")
     infinite = np.isinf(data.series.to_numpy())
     if infinite.any():
         data.series[infinite] = np.nan
@@ -275,7 +276,7 @@ def _cmd_forecast(args):
     return 0
 
 
-def _backtest_origins(args, n):
+def _backtest_origins(args, n, path):
     """The origins of ``tsrnn backtest``: the last ``--origins``, ``--step`` apart."""
     from tsrnn.model_selection import rolling_origins
 
@@ -285,7 +286,7 @@ def _backtest_origins(args, n):
     except ValueError:
         raise CommandError(
             f"{args.origins} origins {step} steps apart with horizon {args.horizon} need more "
-            f"than {args.horizon + step * (args.origins - 1) + 2} observations; {args.file} has "
+            f"than {args.horizon + step * (args.origins - 1) + 2} observations; {path} has "
             f"{n}: lower --origins, --step or --horizon"
         ) from None
 
@@ -366,9 +367,30 @@ def _cmd_backtest(args):
     log = _logger(args)
     check_horizon(args.horizon)
     _check_output_dir(args.out)
-    data, missing = _load_for_model(args, log)
+    files = list(dict.fromkeys(args.file))  # each file once, in the order given
+    tables = []
+    for number, path in enumerate(files):
+        if number:
+            print()
+        tables.append(_backtest_file(args, path, log))
+    if len(files) > 1:
+        tables = [table.assign(file=str(path)) for table, path in zip(tables, files)]
+        print()
+        _print_pooled(args, files, tables)
+    if args.out is not None:
+        scores = pd.concat(tables, ignore_index=True)
+        if len(files) > 1:
+            scores = scores[["file"] + [c for c in scores.columns if c != "file"]]
+        scores.to_csv(args.out, index=False)
+        log(f"per-origin scores written to {args.out}")
+    return 0
+
+
+def _backtest_file(args, path, log):
+    """Backtest the model on one file, print its table; returns the per-origin scores."""
+    data, missing = _load_for_model(args, log, path)
     y = data.series
-    origins = _backtest_origins(args, len(y))
+    origins = _backtest_origins(args, len(y), path)
     model = _model(args, y.iloc[:origins[0]], missing)
     scores, how = _run_backtest(args, model, y, origins, log)
     columns = [c for c in ("origin", "time", "n_train", "mae", "rmse", "smape", "mase",
@@ -377,7 +399,7 @@ def _cmd_backtest(args):
     scores = scores[columns]
     if "time" in scores.columns and data.time_kind == "seconds":
         scores = scores.assign(time=data.output_times(pd.TimedeltaIndex(scores["time"])))
-    print(f"{args.model} on {args.file}, column {args.column!r}: {len(y):,} observations; "
+    print(f"{args.model} on {path}, column {args.column!r}: {len(y):,} observations; "
           f"horizon {args.horizon}, {_count(len(origins), 'origin')} "
           f"{_count(args.step or args.horizon, 'step')} apart")
     print(how)
@@ -389,10 +411,26 @@ def _cmd_backtest(args):
     if args.coverage is not None:
         print(f"coverage: share of the horizon's true values inside the {100 * args.coverage:g} "
               f"% interval; width and interval score in the column's units.")
-    if args.out is not None:
-        scores.to_csv(args.out, index=False)
-        log(f"per-origin scores written to {args.out}")
-    return 0
+    return scores
+
+
+def _print_pooled(args, files, tables):
+    """Mean scores per file and over every origin of every file."""
+    numeric = [c for c in ("mae", "rmse", "smape", "mase") + _INTERVAL_COLUMNS
+               if c in tables[0].columns]
+    rows = [{"file": str(path), "origins": len(table), **table[numeric].mean().to_dict()}
+            for path, table in zip(files, tables)]
+    every = pd.concat(tables, ignore_index=True)
+    rows.append({"file": "pooled", "origins": len(every), **every[numeric].mean().to_dict()})
+    summary = pd.DataFrame(rows)
+    formats = {"coverage": lambda v: f"{100 * v:.1f} %", "smape": lambda v: f"{v:.2f}"}
+    for c in numeric:
+        summary[c] = summary[c].map(formats.get(c, lambda v: f"{v:.4g}"))
+    print(f"{args.model} on {len(files)} files: mean scores per file, and pooled over all "
+          f"{len(every)} origins")
+    print()
+    print(summary.rename(columns={"smape": "sMAPE %", "mae": "MAE", "rmse": "RMSE",
+                                  "mase": "MASE"}).to_string(index=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,10 +491,12 @@ _FREQ_HELP = ("put the CSV rows on this grid, e.g. B (business days), h or 15min
               "error (default: inferred; weekdays only are business days)")
 
 
-def _csv_options(parser):
-    parser.add_argument("file", metavar="FILE.csv",
+def _csv_options(parser, several=False):
+    parser.add_argument("file", metavar="FILE.csv", nargs="+" if several else None,
                         help="CSV file with a header row, or a PhysioNet WFDB record (its .hea "
-                             "file, or its path without suffix; needs the wfdb package)")
+                             "file, or its path without suffix; needs the wfdb package)"
+                             + ("; several: each scored on its own, then pooled" if several
+                                else ""))
     parser.add_argument("--column", required=True, metavar="NAME",
                         help="column (or the record's channel) to forecast")
     parser.add_argument("--time-column", metavar="NAME",
@@ -578,7 +618,7 @@ def _add_backtest(commands, common):
         description="Score forecasts of one model from the last K origins of a CSV column: "
                     "MAE, RMSE, sMAPE and MASE per origin and their mean.",
     )
-    _csv_options(backtest)
+    _csv_options(backtest, several=True)
     backtest.add_argument("--model", choices=MODEL_NAMES, required=True, help="model")
     backtest.add_argument("--origins", type=_positive_int, default=10,
                           help="number of origins (default: %(default)s)")
