@@ -34,7 +34,13 @@ SIMD_VARIANTS = {
 
 
 class BuildExt(build_ext):
-    """build_ext that adds the optional flags the compiler supports, OpenMP among them."""
+    """build_ext that adds the optional flags the compiler supports, OpenMP among them, and
+    compiles the extensions in parallel (one job per core unless ``-j`` says otherwise)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
     def build_extensions(self):
         if self.compiler.compiler_type == "unix":
@@ -94,7 +100,8 @@ def kernels(package="", flags=()):
     ]
     # debug C (bounds checks) goes elsewhere: cythonize reuses C files by date, not directives
     folder = os.path.join("build", "cython-debug" if DEBUG else "cython", package or "baseline")
-    built = cythonize(extensions, compiler_directives=directives, build_dir=folder)
+    built = cythonize(extensions, compiler_directives=directives, build_dir=folder,
+                      nthreads=os.cpu_count() or 1)
     for extension in built:
         extension.simd_flags = list(flags)
     return built
