@@ -237,3 +237,18 @@ def test_cli_backtest_of_several_files_scores_each_and_pools(capsys, hourly_file
     np.testing.assert_allclose(doubled, 2 * first)
     pooled = [line for line in out.splitlines() if line.strip().startswith("pooled")][0]
     assert f"{scores.mae.mean():.4g}" in pooled
+
+
+def test_cli_compare_with_workers_scores_as_the_serial_run(capsys, hourly_file):
+    from tsrnn.cli import main
+
+    def table(*extra):
+        code = main(["compare", "--csv", str(hourly_file), "--column", "hr", "--models",
+                     "naive", "arima", "--horizons", "3", "6", "--origins", "4", "-q",
+                     "--out", str(hourly_file.with_suffix(".out.csv")), *extra])
+        assert code == 0, capsys.readouterr().err
+        capsys.readouterr()
+        frame = pd.read_csv(hourly_file.with_suffix(".out.csv"))
+        return frame.drop(columns=[c for c in frame.columns if c.endswith("seconds")])
+
+    pd.testing.assert_frame_equal(table("--n-jobs", "2"), table())

@@ -155,13 +155,15 @@ def _cmd_compare(args):
     log(f"tsrnn compare: {title}; models {', '.join(models)}; horizons "
         f"{', '.join(str(h) for h in sorted(set(horizons)))}; {args.origins} origins")
     start = time.perf_counter()
-    result = run_comparison(
-        y, models=models, horizons=horizons, n_origins=args.origins,
-        train_fraction=args.train_fraction, context_length=args.context_length or None,
-        random_state=args.seed, arima_params=_arima_params(args, preset),
-        season_length=season_length, coverage=None if args.no_intervals else args.coverage,
-        title=title, progress=_show_bars(args), log=log,
-    )
+    with _parallel_backend(args.scheduler, log):
+        result = run_comparison(
+            y, models=models, horizons=horizons, n_origins=args.origins,
+            train_fraction=args.train_fraction, context_length=args.context_length or None,
+            random_state=args.seed, arima_params=_arima_params(args, preset),
+            season_length=season_length,
+            coverage=None if args.no_intervals else args.coverage, title=title,
+            progress=_show_bars(args), log=log, n_jobs=args.n_jobs,
+        )
     log(f"done in {time.perf_counter() - start:.0f} s")
     sys.stdout.write(format_comparison(result))
     sys.stdout.flush()
@@ -584,6 +586,7 @@ def _add_compare(commands, common):
                                "'cover %%' and 'MSIS'; default: %(default)s)")
     protocol.add_argument("--no-intervals", action="store_true",
                           help="score point forecasts only (faster)")
+    _parallel_options(protocol)
     output = compare.add_argument_group("output")
     output.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
     output.add_argument("--plot", metavar="FILE.png",
@@ -612,6 +615,15 @@ def _add_forecast(commands, common):
     forecast.set_defaults(handler=_cmd_forecast)
 
 
+def _parallel_options(parser):
+    parser.add_argument("--n-jobs", type=int, metavar="N",
+                        help="origins forecast in parallel by N worker processes (-1: one per "
+                             "core; default: serially, or every worker of --scheduler)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the origins on the Dask cluster of this scheduler, e.g. "
+                             "tcp://10.0.0.5:8786 (needs pip install 'tsrnn[dask]')")
+
+
 def _add_backtest(commands, common):
     backtest = commands.add_parser(
         "backtest", parents=[common], help="rolling-origin scores of one model on a CSV column",
@@ -634,12 +646,7 @@ def _add_backtest(commands, common):
     backtest.add_argument("--coverage", type=_fraction, metavar="C",
                           help="also score a prediction interval of this nominal coverage, e.g. "
                                "0.9 (coverage, width and interval score per origin)")
-    backtest.add_argument("--n-jobs", type=int, metavar="N",
-                          help="origins scored in parallel by N worker processes (-1: one per "
-                               "core; default: serially, or every worker of --scheduler)")
-    backtest.add_argument("--scheduler", metavar="ADDRESS",
-                          help="run the origins on the Dask cluster of this scheduler, e.g. "
-                               "tcp://10.0.0.5:8786 (needs pip install 'tsrnn[dask]')")
+    _parallel_options(backtest)
     backtest.add_argument("--out", metavar="FILE.csv", help="also write the per-origin scores")
     _model_options(backtest)
     backtest.set_defaults(handler=_cmd_backtest)

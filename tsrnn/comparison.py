@@ -461,6 +461,7 @@ class _Protocol:
     scale: float
     missing: str
     coverage: object = None
+    n_jobs: object = None
 
     @property
     def longest(self):
@@ -475,7 +476,8 @@ class _Protocol:
         return self.origins[1] - self.origins[0] if len(self.origins) > 1 else 1
 
 
-def _make_protocol(y, horizons, n_origins, train_fraction, context_length, coverage=None):
+def _make_protocol(y, horizons, n_origins, train_fraction, context_length, coverage=None,
+                   n_jobs=None):
     """Split ``y``, place the origins and fix the MASE scale (see :func:`run_comparison`)."""
     horizons = _check_horizons(horizons)
     if not isinstance(y, pd.Series):
@@ -498,6 +500,7 @@ def _make_protocol(y, horizons, n_origins, train_fraction, context_length, cover
         context_length=context_length if context_length and context_length > 0 else None,
         scale=naive_scale(y.iloc[:n_train].to_numpy(), nan_policy="omit"),
         missing="interpolate" if y.isna().any() else "raise", coverage=coverage,
+        n_jobs=n_jobs,
     )
 
 
@@ -523,7 +526,8 @@ def _backtest_timed(model, protocol, progress, coverage):
         _, frame = backtest(model, p.y, horizon=p.longest, n_origins=p.n_origins,
                             step=p.origin_step, initial=p.n_train,
                             context_length=p.context_length, metrics={"mae": lambda t, f: 0.0},
-                            progress=progress, return_forecasts=True, coverage=coverage)
+                            progress=progress, return_forecasts=True, coverage=coverage,
+                            n_jobs=p.n_jobs)
         seconds = (time.perf_counter() - start) / p.n_origins
     return frame.sort_values(["origin", "step"], kind="stable").reset_index(drop=True), seconds
 
@@ -637,7 +641,7 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
                    train_fraction=DEFAULT_TRAIN_FRACTION, context_length=DEFAULT_CONTEXT,
                    random_state=0, arima_params=None, season_length=None,
                    markov_differences="auto", coverage=0.9, title="", progress=False,
-                   log=None):
+                   log=None, n_jobs=None):
     """Fit each model once on the start of ``y`` and score rolling forecasts over the rest.
 
     Protocol: every model is fitted on the first ``train_fraction`` of ``y`` (timed), then
@@ -683,6 +687,11 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
         Show progress bars (RNN training, origins) on stderr.
     log : callable, optional
         Called with one line of text at each stage (e.g. ``print``).
+    n_jobs : int, optional
+        Origins forecast in parallel (joblib, as :func:`~tsrnn.model_selection.backtest`;
+        inside ``joblib.parallel_config(backend="dask")`` on a Dask cluster). The scores are
+        those of the serial run; ``predict_seconds`` is then wall time per origin, shorter
+        than one forecast takes.
 
     Returns
     -------
@@ -706,7 +715,7 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
     log = log or (lambda message: None)
     models = resolve_models(models, season_length)
     protocol = _make_protocol(y, horizons, n_origins, train_fraction, context_length,
-                              coverage)
+                              coverage, n_jobs)
     y, n_train = protocol.y, protocol.n_train
     limit = (arima_params or {}).get("max_fit_length")
     rows, forecasts, step_mae, fitted, interval_problems = [], {}, {}, {}, {}
