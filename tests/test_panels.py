@@ -209,9 +209,9 @@ def test_cli_backtest_with_workers_and_on_a_scheduler_prints_the_serial_table(
 
 def test_cli_names_an_unreachable_scheduler(capsys, hourly_file, monkeypatch):
     pytest.importorskip("distributed")
-    from tsrnn import cli
+    from tsrnn import _commands, cli
 
-    monkeypatch.setattr(cli, "SCHEDULER_TIMEOUT", "1s")
+    monkeypatch.setattr(_commands, "SCHEDULER_TIMEOUT", "1s")
     code = cli.main(["backtest", str(hourly_file), "--column", "hr", "--horizon", "6",
                      "--model", "naive", "--origins", "2", "-q",
                      "--scheduler", "tcp://127.0.0.1:9"])

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from tsrnn._checks import check_int, check_real
+from tsrnn._defaults import (DEFAULT_CONTEXT, DEFAULT_ORIGINS, DEFAULT_TRAIN_FRACTION,
+                             MODEL_NAMES)
 from tsrnn._input import check_horizon
 from tsrnn._threads import single_threaded_blas
 from tsrnn._timesteps import describe_steps, index_step
@@ -32,8 +34,6 @@ __all__ = ["run_comparison", "format_comparison", "make_forecaster", "describe_m
            "ComparisonResult", "DEFAULT_ORIGINS", "DEFAULT_CONTEXT", "DEFAULT_TRAIN_FRACTION",
            "Preset", "PRESETS", "MODEL_NAMES", "MODEL_LABELS"]
 
-MODEL_NAMES = ("lstm", "gru", "arima", "stl", "markov", "naive", "seasonal")
-"""Models :func:`make_forecaster` knows, in the order a comparison runs them."""
 
 MODEL_LABELS = {name: name for name in MODEL_NAMES} | {"seasonal": "seasonal naive"}
 """How each model is named in a comparison's table, forecasts and figures."""
@@ -50,12 +50,6 @@ _DESCRIPTIONS = {
                 "season repeated",
 }
 
-DEFAULT_ORIGINS = 200
-"""Forecast origins of a comparison, spread over the test part."""
-DEFAULT_CONTEXT = 2000
-"""Observations before each origin given to the models as context."""
-DEFAULT_TRAIN_FRACTION = 0.8
-"""Share of the series the models are fitted on."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from ._checks import check_int, check_option
 from ._input import check_coverage, check_horizon, to_table
@@ -165,6 +164,8 @@ def _forecast_from(forecaster, y, X, t, horizon, refit, context_length, coverage
     """
     X_future = _slice(X, t, t + horizon)
     if refit:
+        from sklearn.base import clone  # here: scikit-learn takes a noticeable time to import
+
         model = clone(forecaster).fit(_slice(y, 0, t), _slice(X, 0, t))
         context = None
     else:
