@@ -15,7 +15,7 @@ from tsrnn._check_build import check_build
 check_build()
 
 from tsrnn import _kernels, _threads  # noqa: E402
-from tsrnn._checks import check_array, check_dtype, check_int  # noqa: E402
+from tsrnn._checks import check_array, check_bool, check_dtype, check_int  # noqa: E402
 
 _gru = _kernels.load("gru")
 _lstm = _kernels.load("lstm")
@@ -23,6 +23,9 @@ _rnn = _kernels.load("rnn")
 _closed_loop = _kernels.load("closed_loop")
 
 __all__ = ["RNN", "GRU", "LSTM", "Linear"]
+
+# the four parameters every unit has, in PyTorch's order
+_PARAM_BASES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 def _load_params(params, expected, mapping, owner):
@@ -58,38 +61,80 @@ def _read_only(array):
     return view
 
 
+def _time_reversed(sequence):
+    """A C-contiguous copy of ``sequence`` (T, B, ...) with time reversed.
+
+    The kernels walk t = 0 .. T-1 over C-contiguous buffers, so the reverse direction of a
+    bidirectional layer runs them over this copy rather than over a negative-stride view.
+    """
+    return np.ascontiguousarray(sequence[::-1])
+
+
 class _Recurrent:
-    """Shared machinery of RNN, GRU and LSTM: parameters, state handling, stacking."""
+    """Shared machinery of RNN, GRU and LSTM: parameters, state handling, stacking.
+
+    The layer is made of *units*, one per layer and direction, numbered as PyTorch orders the
+    state: unit ``u`` is layer ``u // num_directions``, reverse direction when
+    ``u % num_directions == 1``. Without ``bidirectional`` unit k is simply layer k.
+    """
 
     gate_count = 1
     has_cell_state = False
+    bidirectional = False  # class default: layers pickled before the option existed
 
     def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32,
-                 random_state=None):
+                 random_state=None, bidirectional=False):
         self.input_size = check_int(input_size, "input_size", minimum=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
         self.num_layers = check_int(num_layers, "num_layers", minimum=1)
         self.dtype = check_dtype(dtype)
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self._init_buffers()
         self.reset_parameters(random_state)
         self._cache = None
 
+    # ----------------------------------------------------------------- units
+    @property
+    def num_directions(self):
+        """2 for a bidirectional layer, else 1."""
+        return 2 if self.bidirectional else 1
+
+    def _units(self, k):
+        """The units of layer k: forward, then (bidirectional) reverse."""
+        D = self.num_directions
+        return range(k * D, (k + 1) * D)
+
+    def _is_reverse(self, unit):
+        return unit % self.num_directions == 1
+
+    def _name(self, base, unit):
+        """PyTorch's name of parameter ``base`` of a unit, e.g. ``weight_ih_l1_reverse``."""
+        suffix = "_reverse" if self._is_reverse(unit) else ""
+        return f"{base}_l{unit // self.num_directions}{suffix}"
+
+    def _in_time_order(self, unit, sequence):
+        """A unit's per-step sequence (T, B, ...) in input time order: the reverse direction's
+        kernels ran over reversed time, so its sequences are flipped back (a view)."""
+        return sequence[::-1] if self._is_reverse(unit) else sequence
+
     # ----------------------------------------------------------------- parameters
-    def _extra_param_shapes(self, layer):
-        """Parameters beyond PyTorch's four per layer (peephole weights)."""
+    def _extra_param_shapes(self, unit):
+        """Parameters beyond PyTorch's four per unit (peephole weights)."""
         return {}
 
     def _param_shapes(self):
-        """Name -> shape, in PyTorch's state_dict order."""
+        """Name -> shape, in PyTorch's state_dict order (per layer: forward, then reverse)."""
         G, H = self.gate_count * self.hidden_size, self.hidden_size
+        D = self.num_directions
         shapes = {}
-        for k in range(self.num_layers):
-            F = self.input_size if k == 0 else H
-            shapes[f"weight_ih_l{k}"] = (G, F)
-            shapes[f"weight_hh_l{k}"] = (G, H)
-            shapes[f"bias_ih_l{k}"] = (G,)
-            shapes[f"bias_hh_l{k}"] = (G,)
-            shapes.update(self._extra_param_shapes(k))
+        for unit in range(self.num_layers * D):
+            # layers above the first read both directions' outputs
+            F = self.input_size if unit < D else D * H
+            shapes[self._name("weight_ih", unit)] = (G, F)
+            shapes[self._name("weight_hh", unit)] = (G, H)
+            shapes[self._name("bias_ih", unit)] = (G,)
+            shapes[self._name("bias_hh", unit)] = (G,)
+            shapes.update(self._extra_param_shapes(unit))
         return shapes
 
     def _init_buffers(self):
@@ -118,7 +163,9 @@ class _Recurrent:
         dict of str to ndarray
             ``weight_ih_l{k}`` (G*H, F_k), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}`` and
             ``bias_hh_l{k}`` (G*H,) for every layer k, plus ``weight_ci_l{k}``,
-            ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,) for a peephole LSTM.
+            ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,) for a peephole LSTM. F_0 is
+            ``input_size``, F_k (k > 0) is H, or 2H when bidirectional; a bidirectional layer
+            adds the same names with the suffix ``_reverse`` after each layer's own.
         """
         return {name: value.copy() for name, value in self.params.items()}
 
@@ -148,7 +195,10 @@ class _Recurrent:
             value[...] = 0
 
     def __repr__(self):
-        extra = "".join(f", {key}={value!r}" for key, value in self._extra_repr().items())
+        options = dict(self._extra_repr())
+        if self.bidirectional:
+            options["bidirectional"] = True
+        extra = "".join(f", {key}={value!r}" for key, value in options.items())
         return (f"{type(self).__name__}(input_size={self.input_size}, "
                 f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
                 f"dtype={self.dtype.name}{extra})")
@@ -164,8 +214,9 @@ class _Recurrent:
 
     # ----------------------------------------------------------------- state handling
     def check_state(self, state, batch, name="state"):
-        """Return (h, c) as lists of (B, H) arrays per layer; c is None without a cell state."""
-        L, H = self.num_layers, self.hidden_size
+        """Return (h, c), each (num_directions * num_layers, B, H) with one (B, H) row per
+        unit; c is None without a cell state."""
+        L, H = self.num_directions * self.num_layers, self.hidden_size
         shape = (L, batch, H)
         if state is None:
             h = np.zeros(shape, self.dtype)
@@ -221,13 +272,34 @@ class _Recurrent:
     def _check_extra_params(self):
         """Cell-specific parameter checks (the LSTM's peephole views)."""
 
-    def _layer(self, k):
-        return (self.params[f"weight_ih_l{k}"], self.params[f"weight_hh_l{k}"],
-                self.params[f"bias_ih_l{k}"], self.params[f"bias_hh_l{k}"])
+    def _layer(self, unit):
+        return tuple(self.params[self._name(base, unit)] for base in _PARAM_BASES)
 
-    def _layer_grads(self, k):
-        return (self.grads[f"weight_ih_l{k}"], self.grads[f"weight_hh_l{k}"],
-                self.grads[f"bias_ih_l{k}"], self.grads[f"bias_hh_l{k}"])
+    def _layer_grads(self, unit):
+        return tuple(self.grads[self._name(base, unit)] for base in _PARAM_BASES)
+
+    def forward_layer(self, unit, x, h0, c0, threads):
+        """Run one unit's kernel over x (T, B, F_k), C-contiguous, from t = 0 to T-1.
+
+        ``unit`` is a layer index without ``bidirectional``, else layer * 2 + direction;
+        the reverse direction's caller passes x reversed in time. h0, c0 (B, H) (c0 None
+        without a cell state). Returns the cache for :meth:`backward_layer`, with at least
+        ``h_out`` (T, B, H) (LSTM: also ``c_out``).
+        """
+        raise NotImplementedError
+
+    def backward_layer(self, unit, cache, dout, dh, dc, threads):
+        """Back-propagate one unit's :meth:`forward_layer` given dout (T, B, H), C-contiguous
+        in the same time order; fill that unit's ``grads``, overwrite dh, dc (B, H) with the
+        gradient on its initial state and return dx (T, B, F_k)."""
+        raise NotImplementedError
+
+    def _refuse_bidirectional(self, what):
+        if self.bidirectional:
+            raise ValueError(
+                f"{what} advances one time step at a time, which a bidirectional layer cannot "
+                f"do: its reverse direction needs the whole sequence first; use forward() "
+                f"over the sequence, or a layer with bidirectional=False")
 
     # ----------------------------------------------------------------- closed-loop buffers
     @property
@@ -257,6 +329,7 @@ class _Recurrent:
         -------
         list of LayerBuffers
         """
+        self._refuse_bidirectional("a closed-loop run")
         self.check_params()
         H, dtype = self.hidden_size, self.dtype
         steps_kept, states_kept = (T, T) if keep_cache else (1, 2)
@@ -314,6 +387,11 @@ class _Recurrent:
             ``streamer.step(x)`` takes x of shape (B, F) (a float when B = F = 1) and returns
             the last layer's new state (B, H); ``streamer.state`` is the full state.
 
+        Raises
+        ------
+        ValueError
+            For a bidirectional layer, whose reverse direction needs the whole sequence.
+
         Examples
         --------
         >>> import numpy as np
@@ -324,6 +402,7 @@ class _Recurrent:
         >>> h.shape
         (1, 8)
         """
+        self._refuse_bidirectional("a streamer")
         batch = check_int(batch, "batch", minimum=1)
         h0, c0 = self.check_state(state, batch)
         buffers = self.closed_loop_buffers(1, batch, h0, c0, keep_cache=False)
@@ -337,15 +416,20 @@ class _Recurrent:
         ----------
         x : ndarray of shape (T, B, F)
             Time-major input of the layer's dtype.
-        state : ndarray of shape (num_layers, B, H), tuple of two for LSTM, or None
-            Initial hidden state (LSTM: ``(h, c)``); None means zeros.
+        state : ndarray of shape (D * num_layers, B, H), tuple of two for LSTM, or None
+            Initial hidden state (LSTM: ``(h, c)``); None means zeros. D is
+            :attr:`num_directions`; rows are ordered as in PyTorch: layer 0 forward, layer 0
+            reverse, layer 1 forward, ...
 
         Returns
         -------
-        out : ndarray of shape (T, B, H)
-            Hidden states of the last layer at every step (read-only).
-        state : ndarray of shape (num_layers, B, H), or tuple (h, c) for LSTM
-            Final state of every layer.
+        out : ndarray of shape (T, B, D * H)
+            Hidden states of the last layer at every step (read-only); when bidirectional,
+            the forward direction's in the first H features, the reverse direction's (which
+            has seen x[t:] at step t) in the last H.
+        state : ndarray of shape (D * num_layers, B, H), or tuple (h, c) for LSTM
+            Final state of every unit, ordered as ``state``; the reverse direction's is the
+            one after it reached t = 0.
         """
         # Copies: backward must not see later in-place changes to the caller's arrays.
         self.check_params()
@@ -358,22 +442,31 @@ class _Recurrent:
         threads = self.threads(x.shape[1])
         with _threads.blas_for(threads):
             for k in range(self.num_layers):
-                cache = self.forward_layer(k, inputs, h0[k], None if c0 is None else c0[k],
-                                            threads)
-                caches.append(cache)
-                inputs = cache["h_out"]
-                h_n[k] = inputs[-1]
-                if c_n is not None:
-                    c_n[k] = cache["c_out"][-1]
+                outputs = []
+                for unit in self._units(k):
+                    cache = self._forward_unit(unit, inputs, h0, c0, threads)
+                    caches.append(cache)
+                    h_n[unit] = cache["h_out"][-1]
+                    if c_n is not None:
+                        c_n[unit] = cache["c_out"][-1]
+                    outputs.append(self._in_time_order(unit, cache["h_out"]))
+                inputs = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
         self._cache = {"caches": caches, "shape": x.shape}
         return _read_only(inputs), self.pack_state(h_n, c_n)
+
+    def _forward_unit(self, unit, inputs, h0, c0, threads):
+        """:meth:`forward_layer` of one unit over ``inputs`` (T, B, F_k) in input time order."""
+        if self._is_reverse(unit):
+            inputs = _time_reversed(inputs)
+        return self.forward_layer(unit, inputs, h0[unit], None if c0 is None else c0[unit],
+                                  threads)
 
     def backward(self, dout, dstate=None):
         """Back-propagate the last ``forward`` and fill ``grads``.
 
         Parameters
         ----------
-        dout : ndarray of shape (T, B, H)
+        dout : ndarray of shape (T, B, D * H)
             Gradient of the loss with respect to ``out``.
         dstate : same structure as the returned state, or None
             Gradient with respect to the final state; None means zero.
@@ -389,7 +482,9 @@ class _Recurrent:
             raise ValueError("backward needs a forward pass first")
         self.check_params()
         T, B, _ = self._cache["shape"]
-        dout = check_array(dout, "dout (T, B, H)", (T, B, self.hidden_size), self.dtype)
+        D = self.num_directions
+        label = "dout (T, B, 2H)" if self.bidirectional else "dout (T, B, H)"
+        dout = check_array(dout, label, (T, B, D * self.hidden_size), self.dtype)
         dh, dc = self.check_state(dstate, B, name="dstate")
         dh = dh.copy()  # the kernels overwrite them with the gradient on the initial state
         dc = dc.copy() if dc is not None else None
@@ -397,9 +492,25 @@ class _Recurrent:
         threads = self.threads(B)
         with _threads.blas_for(threads):
             for k in range(self.num_layers - 1, -1, -1):
-                upstream = self.backward_layer(k, self._cache["caches"][k], upstream, dh[k],
-                                                None if dc is None else dc[k], threads)
+                # every unit of layer k read the same input: their input gradients add up
+                dx = None
+                for unit in self._units(k):
+                    part = self._backward_unit(unit, upstream, dh, dc, threads)
+                    dx = part if dx is None else dx + part
+                upstream = dx
         return upstream, self.pack_state(dh, dc)
+
+    def _backward_unit(self, unit, dout, dh, dc, threads):
+        """:meth:`backward_layer` of one unit: its H features of ``dout`` (T, B, D * H) in,
+        the gradient on its input (T, B, F_k) out, both in input time order."""
+        if self.bidirectional:
+            H = self.hidden_size
+            features = slice(H, 2 * H) if self._is_reverse(unit) else slice(0, H)
+            # the kernels take C-contiguous gradients in the unit's own time order
+            dout = np.ascontiguousarray(self._in_time_order(unit, dout[:, :, features]))
+        dx = self.backward_layer(unit, self._cache["caches"][unit], dout, dh[unit],
+                                 None if dc is None else dc[unit], threads)
+        return self._in_time_order(unit, dx)
 
     def step(self, x, state=None):
         """Advance the stacked layers by one time step (streaming), without caching.
@@ -416,7 +527,13 @@ class _Recurrent:
         out : ndarray of shape (B, H)
             New hidden state of the last layer.
         state : the new state of every layer, as in ``forward``
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional layer, whose reverse direction needs the whole sequence.
         """
+        self._refuse_bidirectional("step()")
         x = self._check_input(x, 2)
         h, c = self.check_state(state, x.shape[0])
         stream = self._step_streamer(x.shape[0])
@@ -452,6 +569,11 @@ class RNN(_Recurrent):
     dtype : {numpy.float32, numpy.float64}, default float32
     random_state : int, Generator or None
         Seed for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
+    bidirectional : bool, default False
+        As in PyTorch: every layer also runs over the sequence reversed in time, with its own
+        parameters (names ending in ``_reverse``); outputs are (T, B, 2H), the forward
+        direction's features first, layers above the first read 2H features and the state
+        has 2 * num_layers rows. Such a layer has no :meth:`step` or :meth:`streamer`.
 
     Examples
     --------
@@ -461,16 +583,21 @@ class RNN(_Recurrent):
     >>> out, h = layer.forward(np.ones((5, 3, 2), np.float32))
     >>> out.shape, h.shape
     ((5, 3, 4), (1, 3, 4))
+    >>> both = RNN(2, 4, num_layers=2, random_state=0, bidirectional=True)
+    >>> out, h = both.forward(np.ones((5, 3, 2), np.float32))
+    >>> out.shape, h.shape
+    ((5, 3, 8), (4, 3, 4))
     """
 
     gate_count = 1
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
-                 dtype=np.float32, random_state=None):
+                 dtype=np.float32, random_state=None, bidirectional=False):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, dtype, random_state)
+        super().__init__(input_size, hidden_size, num_layers, dtype, random_state,
+                         bidirectional)
 
     def _extra_repr(self):
         return {"nonlinearity": self.nonlinearity}
@@ -478,18 +605,18 @@ class RNN(_Recurrent):
     def _kernel_kind(self):
         return f"rnn_{self.nonlinearity}"
 
-    def forward_layer(self, k, x, h0, c0, threads):
-        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+    def forward_layer(self, unit, x, h0, c0, threads):
+        w_ih, w_hh, b_ih, b_hh = self._layer(unit)
         T, B, _ = x.shape
         h_out = np.empty((T, B, self.hidden_size), self.dtype)
         _rnn.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity == "relu", h0, h_out,
                          self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "h_out": h_out}
 
-    def backward_layer(self, k, cache, dout, dh, dc, threads):
+    def backward_layer(self, unit, cache, dout, dh, dc, threads):
         x = cache["x"]
-        w_ih, w_hh, _, _ = self._layer(k)
-        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
+        w_ih, w_hh, _, _ = self._layer(unit)
+        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(unit)
         dgates = np.empty(cache["h_out"].shape, self.dtype)
         dx = np.empty_like(x)
         _rnn.rnn_backward(x, w_ih, w_hh, self.nonlinearity == "relu", cache["h0"],
@@ -508,7 +635,7 @@ class GRU(_Recurrent):
 
     Parameters
     ----------
-    input_size, hidden_size, num_layers, dtype, random_state
+    input_size, hidden_size, num_layers, dtype, random_state, bidirectional
         As for :class:`RNN`.
     reset_after : bool, default True
         PyTorch/cuDNN variant (True) or the original one (False).
@@ -527,9 +654,10 @@ class GRU(_Recurrent):
     gate_count = 3
 
     def __init__(self, input_size, hidden_size, num_layers=1, reset_after=True,
-                 dtype=np.float32, random_state=None):
+                 dtype=np.float32, random_state=None, bidirectional=False):
         self.reset_after = bool(reset_after)
-        super().__init__(input_size, hidden_size, num_layers, dtype, random_state)
+        super().__init__(input_size, hidden_size, num_layers, dtype, random_state,
+                         bidirectional)
 
     def _extra_repr(self):
         return {} if self.reset_after else {"reset_after": False}
@@ -547,8 +675,8 @@ class GRU(_Recurrent):
         lay.dgh = np.empty_like(lay.dgx)
         lay.drh = np.empty((B, self.hidden_size), self.dtype)
 
-    def forward_layer(self, k, x, h0, c0, threads):
-        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+    def forward_layer(self, unit, x, h0, c0, threads):
+        w_ih, w_hh, b_ih, b_hh = self._layer(unit)
         T, B, _ = x.shape
         H = self.hidden_size
         h_out = np.empty((T, B, H), self.dtype)
@@ -558,12 +686,12 @@ class GRU(_Recurrent):
                          self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "h_out": h_out, "gates": gates}
 
-    def backward_layer(self, k, cache, dout, dh, dc, threads):
+    def backward_layer(self, unit, cache, dout, dh, dc, threads):
         x = cache["x"]
         T, B, _ = x.shape
         H = self.hidden_size
-        w_ih, w_hh, _, _ = self._layer(k)
-        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
+        w_ih, w_hh, _, _ = self._layer(unit)
+        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(unit)
         dgx = np.empty((T, B, 3 * H), self.dtype)
         dgh = np.empty((T, B, 3 * H), self.dtype)
         drh = np.empty((B, H), self.dtype)
@@ -584,7 +712,7 @@ class LSTM(_Recurrent):
 
     Parameters
     ----------
-    input_size, hidden_size, num_layers, dtype, random_state
+    input_size, hidden_size, num_layers, dtype, random_state, bidirectional
         As for :class:`RNN`.
     peephole : bool, default False
         Add the peephole weights ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}``
@@ -604,9 +732,10 @@ class LSTM(_Recurrent):
     has_cell_state = True
 
     def __init__(self, input_size, hidden_size, num_layers=1, peephole=False,
-                 dtype=np.float32, random_state=None):
+                 dtype=np.float32, random_state=None, bidirectional=False):
         self.peephole = bool(peephole)
-        super().__init__(input_size, hidden_size, num_layers, dtype, random_state)
+        super().__init__(input_size, hidden_size, num_layers, dtype, random_state,
+                         bidirectional)
 
     def _extra_repr(self):
         return {"peephole": True} if self.peephole else {}
@@ -630,55 +759,56 @@ class LSTM(_Recurrent):
         # grads must still be views of its rows
         if not self.peephole:
             return
-        for k in range(self.num_layers):
+        for unit in range(len(self._peep)):
             for row, gate in enumerate("ifo"):
-                name = f"weight_c{gate}_l{k}"
+                name = self._name(f"weight_c{gate}", unit)
                 for store, block, what in ((self.params, self._peep, "params"),
                                            (self.grads, self._dpeep, "grads")):
-                    if not np.shares_memory(store[name], block[k][row]):
+                    if not np.shares_memory(store[name], block[unit][row]):
                         raise ValueError(
                             f"{what}[{name!r}] was replaced by another array; assign values "
                             f"in place ({what}[{name!r}][...] = value) or use load_state_dict")
 
     def _init_buffers(self):
-        # Peephole weights live in one (3, H) block per layer, which the kernels read directly;
+        # Peephole weights live in one (3, H) block per unit, which the kernels read directly;
         # params/grads expose its rows under PyTorch-style names.
         super()._init_buffers()
         H = self.hidden_size
-        self._peep = [np.zeros((3, H), self.dtype) for _ in range(self.num_layers)]
-        self._dpeep = [np.zeros((3, H), self.dtype) for _ in range(self.num_layers)]
+        units = self.num_directions * self.num_layers
+        self._peep = [np.zeros((3, H), self.dtype) for _ in range(units)]
+        self._dpeep = [np.zeros((3, H), self.dtype) for _ in range(units)]
         if self.peephole:
-            for k in range(self.num_layers):
+            for unit in range(units):
                 for row, gate in enumerate("ifo"):
-                    self.params[f"weight_c{gate}_l{k}"] = self._peep[k][row]
-                    self.grads[f"weight_c{gate}_l{k}"] = self._dpeep[k][row]
+                    self.params[self._name(f"weight_c{gate}", unit)] = self._peep[unit][row]
+                    self.grads[self._name(f"weight_c{gate}", unit)] = self._dpeep[unit][row]
 
-    def _extra_param_shapes(self, layer):
+    def _extra_param_shapes(self, unit):
         if not self.peephole:
             return {}
         H = self.hidden_size
-        return {f"weight_c{gate}_l{layer}": (H,) for gate in "ifo"}
+        return {self._name(f"weight_c{gate}", unit): (H,) for gate in "ifo"}
 
-    def forward_layer(self, k, x, h0, c0, threads):
-        w_ih, w_hh, b_ih, b_hh = self._layer(k)
+    def forward_layer(self, unit, x, h0, c0, threads):
+        w_ih, w_hh, b_ih, b_hh = self._layer(unit)
         T, B, _ = x.shape
         H = self.hidden_size
         h_out = np.empty((T, B, H), self.dtype)
         c_out = np.empty((T, B, H), self.dtype)
         gates = np.empty((T, B, 4 * H), self.dtype)
-        _lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, self._peep[k], h0, c0, h_out, c_out,
+        _lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, self._peep[unit], h0, c0, h_out, c_out,
                            gates, self._transpose_scratch(w_hh), threads)
         return {"x": x, "h0": h0, "c0": c0, "h_out": h_out, "c_out": c_out, "gates": gates}
 
-    def backward_layer(self, k, cache, dout, dh, dc, threads):
+    def backward_layer(self, unit, cache, dout, dh, dc, threads):
         x = cache["x"]
-        w_ih, w_hh, _, _ = self._layer(k)
-        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(k)
+        w_ih, w_hh, _, _ = self._layer(unit)
+        dw_ih, dw_hh, db_ih, db_hh = self._layer_grads(unit)
         dgates = np.empty(cache["gates"].shape, self.dtype)
         dx = np.empty_like(x)
-        _lstm.lstm_backward(x, w_ih, w_hh, self._peep[k], self.peephole, cache["h0"],
+        _lstm.lstm_backward(x, w_ih, w_hh, self._peep[unit], self.peephole, cache["h0"],
                             cache["c0"], cache["h_out"], cache["c_out"], cache["gates"], dout,
-                            dh, dc, dgates, dx, dw_ih, dw_hh, db_ih, db_hh, self._dpeep[k],
+                            dh, dc, dgates, dx, dw_ih, dw_hh, db_ih, db_hh, self._dpeep[unit],
                             threads)
         return dx
 

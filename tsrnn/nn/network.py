@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from tsrnn import _kernels, _threads
-from tsrnn._checks import check_array, check_dtype, check_int, check_option
+from tsrnn._checks import check_array, check_bool, check_dtype, check_int, check_option
 from tsrnn.nn.layers import GRU, LSTM, RNN, Linear
 
 _closed_loop = _kernels.load("closed_loop")
@@ -26,6 +26,15 @@ INFERENCE_CHUNK_STEPS = 4096
 _CELL_LAYERS = {"lstm": (LSTM, "peephole"), "gru": (GRU, "reset_after"),
                 "rnn": (RNN, "nonlinearity")}
 CELLS = tuple(_CELL_LAYERS)
+
+
+def _refuse_bidirectional(bidirectional):
+    """Raise unless ``bidirectional`` is False: a closed loop cannot use future inputs."""
+    if check_bool(bidirectional, "bidirectional"):
+        raise ValueError(
+            "bidirectional=True is not possible in a forecasting network: it feeds each "
+            "prediction back as the next input, so no layer can see later steps as a "
+            "bidirectional layer's reverse direction does")
 
 
 class RecurrentNetwork:
@@ -57,6 +66,10 @@ class RecurrentNetwork:
         for LSTM, ``init.c``, each (num_layers, H), shared by all sequences).
     dtype : numpy float dtype
     random_state : int, Generator or None
+    bidirectional : bool, default False
+        Only False is accepted: the network feeds each prediction back as the next input, so
+        its layers cannot look ahead in time as a bidirectional layer's reverse direction
+        does. True raises a ValueError.
 
     Attributes
     ----------
@@ -68,7 +81,8 @@ class RecurrentNetwork:
 
     def __init__(self, cell, n_targets, n_exog=0, hidden_size=32, num_layers=1, peephole=False,
                  reset_after=True, nonlinearity="tanh", residual=False, initial_state="zeros",
-                 dtype=np.float32, random_state=None):
+                 dtype=np.float32, random_state=None, bidirectional=False):
+        _refuse_bidirectional(bidirectional)
         self.cell = check_option(cell, "cell", CELLS)
         self.n_targets = check_int(n_targets, "n_targets", minimum=1)
         self.n_exog = check_int(n_exog, "n_exog", minimum=0)
@@ -166,6 +180,9 @@ class RecurrentNetwork:
             raise TypeError(f"config must be a dict, got {type(config).__name__}")
         expected = {"cell", "n_targets", "n_exog", "hidden_size", "num_layers", "peephole",
                     "reset_after", "nonlinearity", "residual", "initial_state", "dtype"}
+        if "bidirectional" in config:  # a layer option the network refuses with its reason
+            _refuse_bidirectional(config["bidirectional"])
+            config = {k: v for k, v in config.items() if k != "bidirectional"}
         if set(config) != expected:
             raise ValueError(f"config must have the keys {sorted(expected)}, got "
                              f"{sorted(config)}")
