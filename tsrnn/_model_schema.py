@@ -273,6 +273,7 @@ def rnn_header_schema(forecaster_class):
     return {"class": text(), "params": _params(forecaster_class), "base": _BASE,
             "members": list_of(member),
             "calibration": {"errors": boolean(), "held_out": boolean()},
+            "past": {"n_past": integer(0)},
             "format_version": integer(1), "tsrnn_version": text()}
 
 
@@ -292,6 +293,10 @@ def check_rnn_header(header, forecaster_class, path):
     if len(base["layouts"]) != base["n_series"]:
         raise model_file_error(path, f"header.base has {len(base['layouts'])} layouts for n_series="
                              f"{base['n_series']}")
+    if header["past"]["n_past"] and base["n_exog"] < header["past"]["n_past"] + 1:
+        raise model_file_error(path, f"header.past.n_past={header['past']['n_past']} needs "
+                               f"n_past + 1 exogenous columns, header.base has "
+                               f"n_exog={base['n_exog']}")
     if base["panel"] is not None and len(base["panel"]["keys"]) != base["n_series"]:
         raise model_file_error(path, f"header.base.panel has {len(base['panel']['keys'])} keys "
                                f"for n_series={base['n_series']}")
@@ -359,7 +364,8 @@ def _network_shapes(config):
 def _array_count(header):
     """How many arrays the header implies, by arithmetic (nothing is listed)."""
     base = header["base"]
-    count = 2 + 2 * (base["n_exog"] > 0) + header["calibration"]["errors"]
+    count = (2 + 2 * (base["n_exog"] > 0) + header["calibration"]["errors"]
+             + 3 * (header["past"]["n_past"] > 0))
     for member in header["members"]:
         network = member["network"]
         per_layer = 4 + 3 * (network["cell"] == "lstm" and network["peephole"])
@@ -410,6 +416,12 @@ def rnn_array_specs(header, names=None):
     if header["calibration"]["errors"]:
         specs["calibration/errors"] = ArraySpec((None, None, D), "float64", allow_nan=True,
                                                 source="header.base.n_targets")
+    P = header["past"]["n_past"]
+    if P:
+        past = "header.base.n_series, header.past.n_past"
+        specs.update({"past/mean": ArraySpec((S, P), "float64", source=past),
+                      "past/scale": ArraySpec((S, P), "float64", positive=True, source=past),
+                      "past/last": ArraySpec((S, P), "float64", allow_nan=True, source=past)})
     return specs
 
 

@@ -302,10 +302,13 @@ class ForecastValidation:
     origins : list of (int, int), optional
         ``(series, origin)`` pairs to forecast from instead of ``n_origins`` per tail (each
         with its history complete for ``representation`` and ``horizon`` values after it).
+    unknown_ahead : int, default=0
+        The last exogenous columns that are unknown after an origin (past covariates): zero
+        in the rows of the forecast's second and later steps, as in ``predict``.
     """
 
     def __init__(self, ys, Xs, starts, horizon, warmup, n_origins=20, dtype=np.float32,
-                 representation=None, origins=None):
+                 representation=None, origins=None, unknown_ahead=0):
         self.horizon = int(horizon)
         self.representation = rep = representation or Level()
         rows = (list(origins) if origins is not None
@@ -329,6 +332,8 @@ class ForecastValidation:
             if E:
                 # input step t holds the exogenous values of the time it predicts
                 self.exog[:, b] = Xs[i][origin - warm + 1:origin + self.horizon]
+        if unknown_ahead and E:
+            self.exog[warm:, :, E - unknown_ahead:] = 0
         self.origins = rows
         self.warm = warm
 

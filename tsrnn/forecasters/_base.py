@@ -379,6 +379,11 @@ class BaseForecaster(ParamsMixin):
         mean, scale = self._moments_of(row, "y")
         return values * scale + mean
 
+    def _exog_moments(self, arrays):
+        """The exogenous columns' scaling (a subclass may leave columns it scales itself
+        alone)."""
+        return self._moments(arrays)
+
     @staticmethod
     def _moments(arrays):
         mean = np.array([a.mean(axis=0) for a in arrays])
@@ -399,7 +404,7 @@ class BaseForecaster(ParamsMixin):
         if self._standardize:
             self.y_mean_, self.y_scale_ = self._moments(data.ys)
             if data.Xs is not None:
-                self.X_mean_, self.X_scale_ = self._moments(data.Xs)
+                self.X_mean_, self.X_scale_ = self._exog_moments(data.Xs)
             else:
                 self.X_mean_ = self.X_scale_ = None
 
@@ -550,7 +555,7 @@ class BaseForecaster(ParamsMixin):
         y_mean, y_scale = self._moments([table.values])
         X_mean = X_scale = None
         if x_table is not None:
-            X_mean, X_scale = self._moments([x_table.values])
+            X_mean, X_scale = self._exog_moments([x_table.values])
             X_mean, X_scale = X_mean[0], X_scale[0]
         return ContextScaling(y_mean[0], y_scale[0], X_mean, X_scale)
 

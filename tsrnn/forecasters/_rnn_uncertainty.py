@@ -45,7 +45,7 @@ def _padded(arrays, horizon, fill):
     return out
 
 
-def held_out_errors(members, ys, Xs, starts, warmup):
+def held_out_errors(members, ys, Xs, starts, warmup, unknown_ahead=0):
     """Signed errors (n_origins, horizon, D), truth minus the members' mean forecast, from
     origins after ``starts``; None when the tails are too short for one forecast.
 
@@ -62,6 +62,8 @@ def held_out_errors(members, ys, Xs, starts, warmup):
         Where each series' tail begins.
     warmup : int
         Known values before each origin that condition the state.
+    unknown_ahead : int, default=0
+        The last exogenous columns unknown after an origin (see ``ForecastValidation``).
     """
     horizon = min(CALIBRATION_HORIZON, max(len(y) - start for y, start in zip(ys, starts)))
     origins = calibration_origins(members, ys, starts)
@@ -75,7 +77,7 @@ def held_out_errors(members, ys, Xs, starts, warmup):
         validation = ForecastValidation(ys, Xs, starts, horizon, warmup,
                                         dtype=member.network_.dtype,
                                         representation=member.representation_,
-                                        origins=origins)
+                                        origins=origins, unknown_ahead=unknown_ahead)
         forecasts.append(validation.forecasts(member.network_))
     errors = validation.truth - np.mean(forecasts, axis=0)
     return np.ascontiguousarray(np.transpose(errors, (1, 0, 2)))

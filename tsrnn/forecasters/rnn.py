@@ -8,6 +8,7 @@ import numpy as np
 
 from tsrnn._checks import (boolean, check_dtype, check_int, check_real, integer, option,
                            real)
+from tsrnn._input import check_horizon
 from tsrnn._model_schema import read_rnn_model
 from tsrnn._representation import Level, SeasonalChange, representation_from_config
 from tsrnn._threads import blas_single_threaded, get_num_threads
@@ -21,6 +22,7 @@ from tsrnn.seasonality import check_season_length, resolve_season
 from tsrnn.training import ForecastValidation, Trainer, TrainingHistory, make_lanes
 
 from ._base import BaseForecaster
+from ._past import PastCovariatesMixin, PastScaling
 from ._rnn_uncertainty import held_out_errors, sample_paths
 
 __all__ = ["RNNForecaster"]
@@ -93,7 +95,7 @@ class _Candidate:
             self.network.load_state_dict(self.best_state)
 
 
-class RNNForecaster(BaseForecaster):
+class RNNForecaster(PastCovariatesMixin, BaseForecaster):
     """Forecast with a recurrent neural network trained by truncated backpropagation through time.
 
     The network reads one step at a time: the target value(s) and, if given, the exogenous
@@ -353,7 +355,7 @@ class RNNForecaster(BaseForecaster):
         return tuple(self.tbptt) if isinstance(self.tbptt, (tuple, list)) else (self.tbptt,) * 2
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, y, X=None):
+    def fit(self, y, X=None, X_past=None):
         """Train the network on one series or a list of series.
 
         Parameters
@@ -362,14 +364,85 @@ class RNNForecaster(BaseForecaster):
             Target series; several columns are forecast jointly, a list trains one model.
         X : same kinds as ``y``, optional
             Exogenous columns aligned with ``y``; ``predict`` then needs their future values.
+        X_past : array-like (n,) or (n, P), Series, DataFrame, or a list like ``y``, optional
+            Past covariates: channels aligned with ``y`` whose future is unknown (e.g. the
+            respiration beside a pressure forecast). The network reads their latest values
+            while they are known and learns to do without them: they are hidden in random
+            stretches of ``free_run`` steps in training, and over every forecast's horizon
+            (validation, calibration and ``predict``). NaN marks unknown values. Contexts
+            then take their own ``X_past`` in ``predict``, and ``update`` the new rows'.
 
         Returns
         -------
         self : RNNForecaster
-        """
-        return super().fit(y, X)
 
-    def partial_fit(self, y, X=None):
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tsrnn import RNNForecaster
+        >>> t = np.arange(600)
+        >>> resp = np.sin(t / 8)
+        >>> f = RNNForecaster(hidden_size=8, max_epochs=2, random_state=0)
+        >>> f.fit(np.roll(resp, 3), X_past=resp).n_past_
+        1
+        >>> f.predict(5, context=np.roll(resp, 3)[-200:], X_past=resp[-200:]).shape
+        (5,)
+        """
+        if X_past is None:
+            def plain():
+                self._forget_past()
+                return super(RNNForecaster, self).fit(y, X)
+
+            return self._transaction(plain)
+        return self._fit_with_past(super().fit, y, X, X_past)
+
+    def _forget_past(self):
+        self.n_past_, self.past_scalings_, self.past_last_ = 0, None, None
+
+    def _with_past(self, horizon, X, context, X_past, where):
+        """``(X, context)`` as the base class takes them, past covariates joined."""
+        if not getattr(self, "n_past_", 0):
+            self._check_no_past(X_past, where)
+            return X, context
+        return self._past_inputs(check_horizon(horizon), X, context, X_past)
+
+    def predict(self, horizon, X=None, context=None, X_past=None):
+        """Forecast the next ``horizon`` steps (see :meth:`BaseForecaster.predict`).
+
+        ``X_past`` gives the past covariates of ``context`` (a list for a list of contexts);
+        without it they count as unknown over the context. Without a context the forecast
+        continues the fitted (and updated) data, whose past covariates the model keeps.
+        """
+        X, context = self._with_past(horizon, X, context, X_past, "predict")
+        return super().predict(horizon, X=X, context=context)
+
+    def predict_interval(self, horizon, coverage=0.9, X=None, context=None, X_past=None):
+        """See :meth:`BaseForecaster.predict_interval`; ``X_past`` as in :meth:`predict`."""
+        X, context = self._with_past(horizon, X, context, X_past, "predict_interval")
+        return super().predict_interval(horizon, coverage=coverage, X=X, context=context)
+
+    def predict_quantiles(self, horizon, q=(0.1, 0.5, 0.9), X=None, context=None,
+                          X_past=None):
+        """See :meth:`BaseForecaster.predict_quantiles`; ``X_past`` as in :meth:`predict`."""
+        X, context = self._with_past(horizon, X, context, X_past, "predict_quantiles")
+        return super().predict_quantiles(horizon, q=q, X=X, context=context)
+
+    def predict_samples(self, horizon, n_samples=100, X=None, context=None, random_state=None,
+                        X_past=None):
+        """See :meth:`BaseForecaster.predict_samples`; ``X_past`` as in :meth:`predict`."""
+        X, context = self._with_past(horizon, X, context, X_past, "predict_samples")
+        return super().predict_samples(horizon, n_samples=n_samples, X=X, context=context,
+                                       random_state=random_state)
+
+    def update(self, y, X=None, X_past=None):
+        """Advance by new observations (see :meth:`BaseForecaster.update`); ``X_past``: the
+        new rows' past covariates (unknown when omitted)."""
+        if not getattr(self, "n_past_", 0):
+            self._check_no_past(X_past, "update")
+            return super().update(y, X)
+        return self._update_with_past(super().update, y, X, X_past)
+
+    def partial_fit(self, y, X=None, X_past=None):
         """Train one more epoch on ``y`` (and ``X``), continuing from the current weights.
 
         The scaling fitted first is kept. Afterwards forecasts continue from the end of ``y``,
@@ -377,12 +450,25 @@ class RNNForecaster(BaseForecaster):
 
         Parameters
         ----------
-        y, X : as in :meth:`fit`, with the same columns and number of series.
+        y, X, X_past : as in :meth:`fit`, with the same columns and number of series (and
+            past covariates whenever the first call had them).
 
         Returns
         -------
         self : RNNForecaster
         """
+        fitted = self.__sklearn_is_fitted__()
+        if fitted and bool(getattr(self, "n_past_", 0)) != (X_past is not None):
+            raise ValueError("partial_fit needs X_past exactly when the model was first fitted "
+                             "with past covariates")
+        if X_past is not None:
+            return self._fit_with_past(self._partial_fit_plain, y, X, X_past,
+                                       keep_scaling=fitted)
+        if not fitted:
+            self._forget_past()
+        return self._partial_fit_plain(y, X)
+
+    def _partial_fit_plain(self, y, X):
         self._validate_params()
         first = not self.__sklearn_is_fitted__()
         if first:
@@ -420,7 +506,7 @@ class RNNForecaster(BaseForecaster):
         Xs_list = Xs if Xs is not None else [None] * len(ys)
         warmup = self.context_length or VALIDATION_WARMUP
         self.calibration_errors_ = held_out_errors(self._members(), ys, Xs_list, starts,
-                                                   warmup)
+                                                   warmup, self._unknown_ahead())
         self.calibration_held_out_ = bool(held_out)
 
     def _calibration(self):
@@ -580,7 +666,8 @@ class RNNForecaster(BaseForecaster):
             if validation is None:
                 return None
         train_zs = [representation.encode(y[:end]) for y, end in zip(ys, ends)]
-        train_Xs = [None if X is None else X[offset:end] for X, end in zip(Xs, ends)]
+        train_Xs = [None if X is None else self._hide_past(X[offset:end], rng)
+                    for X, end in zip(Xs, ends)]
         n_exog = 0 if train_Xs[0] is None else train_Xs[0].shape[1]
         if continuing:
             network = self._compatible_copy(ys[0].shape[1], n_exog, dtype)
@@ -711,7 +798,8 @@ class RNNForecaster(BaseForecaster):
         try:
             return ForecastValidation(ys, Xs, starts, horizon, warmup,
                                       n_origins=VALIDATION_ORIGINS, dtype=dtype,
-                                      representation=representation)
+                                      representation=representation,
+                                      unknown_ahead=self._unknown_ahead())
         except ValueError:
             if isinstance(representation, Level):
                 raise
@@ -752,6 +840,11 @@ class RNNForecaster(BaseForecaster):
                                  "held_out": getattr(self, "calibration_held_out_", False)}
         if errors is not None:
             arrays["calibration/errors"] = errors
+        header["past"] = {"n_past": getattr(self, "n_past_", 0)}
+        if header["past"]["n_past"]:
+            arrays.update({"past/mean": np.stack([s.mean for s in self.past_scalings_]),
+                           "past/scale": np.stack([s.scale for s in self.past_scalings_]),
+                           "past/last": np.stack(self.past_last_)})
         write_model(path, header, arrays)
 
     @classmethod
@@ -801,6 +894,12 @@ class RNNForecaster(BaseForecaster):
         forecaster.calibration_errors_ = (arrays["calibration/errors"]
                                           if calibration.get("errors") else None)
         forecaster.calibration_held_out_ = bool(calibration.get("held_out", False))
+        forecaster._forget_past()
+        if header["past"]["n_past"]:
+            forecaster.n_past_ = header["past"]["n_past"]
+            forecaster.past_scalings_ = [PastScaling(m, s) for m, s in
+                                         zip(arrays["past/mean"], arrays["past/scale"])]
+            forecaster.past_last_ = list(arrays["past/last"])
         return forecaster
 
     # ------------------------------------------------------------------ state plumbing
