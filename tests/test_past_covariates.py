@@ -176,3 +176,22 @@ def test_baselines_take_no_past_covariates():
     y, p = lagged_pair(300)
     with pytest.raises(TypeError, match="X_past"):
         ARIMAForecaster(order=(1, 0, 0)).fit(y, X_past=p)
+
+
+# ------------------------------------------------------------------ the command
+def test_cli_forecast_with_past_covariates(tmp_path, capsys):
+    from tsrnn.cli import main
+
+    y, p = lagged_pair(600)
+    path = tmp_path / "icu.csv"
+    pd.DataFrame({"t": np.arange(600), "abp": y, "resp": p}).to_csv(path, index=False)
+    argv = ["forecast", str(path), "--column", "abp", "--horizon", "3", "--model", "gru",
+            "--past-covariates", "resp"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "reading resp as past covariates" in captured.err
+    assert captured.out.splitlines()[0] == "t,abp" and len(captured.out.splitlines()) == 4
+    assert main(argv[:-4] + ["--model", "naive", "--past-covariates", "resp"]) == 1
+    assert "read by the lstm and gru models" in capsys.readouterr().err
+    assert main(argv[:-1] + ["nothing"]) == 1
+    assert "nothing" in capsys.readouterr().err

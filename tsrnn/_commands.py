@@ -174,13 +174,14 @@ def _model(args, y_train, missing):
                            season_length=args.season_length)
 
 
-def _fit_logged(model, y, name, log):
+def _fit_logged(model, y, name, log, X_past=None):
     """Fit ``model`` on ``y``, reporting time and (deduplicated) warnings."""
     known = int(y.notna().sum())
     filled = f" ({known:,} known, the rest interpolated)" if known < len(y) else ""
-    log(f"fitting {describe_model(name, model)} on {len(y):,} observations{filled}")
+    past = "" if X_past is None else f", reading {', '.join(X_past.columns)} as past covariates"
+    log(f"fitting {describe_model(name, model)} on {len(y):,} observations{filled}{past}")
     try:
-        seconds, lines = fit_timed(model, y)
+        seconds, lines = fit_timed(model, y, **({} if X_past is None else {"X_past": X_past}))
     except ValueError as error:
         if "too short for early stopping" in str(error):  # its remedies are Python parameters
             raise CommandError(
@@ -238,8 +239,9 @@ def _cmd_forecast(args):
     _check_output_dir(args.out)
     _check_output_dir(args.plot)
     data, missing = _load_for_model(args, log)
+    X_past = _past_covariates(args, data)
     model = _model(args, data.series, missing)
-    _fit_logged(model, data.series, args.model, log)
+    _fit_logged(model, data.series, args.model, log, X_past)
     forecast = model.predict(args.horizon)
     table = pd.DataFrame({
         data.time_name: data.output_times(forecast.index),
@@ -264,6 +266,24 @@ def _cmd_forecast(args):
                       title=f"{args.model} forecast of {args.column!r}, {args.horizon} steps")
         log(f"figure written to {args.plot}")
     return 0
+
+
+def _past_covariates(args, data):
+    """The ``--past-covariates`` columns (or channels) of ``args.file``, on the target's
+    index (None without the option)."""
+    names = args.past_covariates
+    if not names:
+        return None
+    if args.model not in ("lstm", "gru"):
+        raise CommandError(f"--past-covariates are read by the lstm and gru models, not by "
+                           f"{args.model}")
+    if args.column in names:
+        raise CommandError(f"--past-covariates names the forecast column {args.column!r}")
+    columns = {}
+    for name in dict.fromkeys(names):
+        channel = _read_source(args.file, name, args.time_column, args.freq).series
+        columns[name] = channel.reindex(data.series.index)  # unknown rows stay NaN
+    return pd.DataFrame(columns, index=data.series.index)
 
 
 def _backtest_origins(args, n, path):

@@ -207,6 +207,10 @@ def _add_forecast(commands, common):
     forecast.add_argument("--coverage", type=_fraction, metavar="C",
                           help="also write a prediction interval of this nominal coverage, e.g. "
                                "0.9 (columns 'lower' and 'upper')")
+    forecast.add_argument("--past-covariates", nargs="+", metavar="NAME",
+                          help="columns (or channels) whose history the lstm or gru reads "
+                               "while it is known, e.g. MCL1 RESP beside --column ABP; their "
+                               "future is not needed")
     _model_options(forecast)
     forecast.set_defaults()
 

@@ -352,8 +352,9 @@ def describe_fitted(name, model):
     return text + "."
 
 
-def fit_timed(model, y):
-    """Fit ``model`` on ``y``; return the seconds it took and its distinct warnings.
+def fit_timed(model, y, **fit_params):
+    """Fit ``model`` on ``y`` (with ``fit_params``, e.g. ``X_past``); return the seconds it
+    took and its distinct warnings.
 
     Returns
     -------
@@ -364,7 +365,7 @@ def fit_timed(model, y):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
-        model.fit(y)
+        model.fit(y, **fit_params)
         seconds = time.perf_counter() - start
     lines = []
     for w in caught:
