@@ -1,4 +1,9 @@
-"""Rolling-origin evaluation of forecasters."""
+"""Rolling-origin evaluation of forecasters, and hyper-parameter search built on it.
+
+:func:`grid_search` (and its :class:`GridSearchResult`) live in :mod:`tsrnn.grid_search`,
+imported on first use (PEP 562): that module builds on :func:`backtest`, so importing it here
+eagerly would make the two modules import each other.
+"""
 from __future__ import annotations
 
 import functools
@@ -14,7 +19,10 @@ from .metrics import NAN_POLICIES, interval_score, interval_width, mae, mase, rm
 from .metrics import coverage as coverage_score
 from .panel import ID, is_long_frame, split_panel
 
-__all__ = ["backtest", "rolling_origins", "summarize_backtest"]
+__all__ = ["backtest", "rolling_origins", "summarize_backtest", "grid_search",
+           "GridSearchResult"]
+
+_LAZY = {"grid_search": "tsrnn.grid_search", "GridSearchResult": "tsrnn.grid_search"}
 
 _BUILTIN_METRICS = {"mae": mae, "rmse": rmse, "smape": smape, "mase": mase}
 _DEFAULT_N_ORIGINS = 5
@@ -502,3 +510,18 @@ def summarize_backtest(scores):
     pooled = scores[columns].mean().to_frame("pooled").T
     pooled.insert(0, "n_origins", len(scores))
     return pd.concat([per_series, pooled])
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
