@@ -252,3 +252,34 @@ def test_cli_compare_with_workers_scores_as_the_serial_run(capsys, hourly_file):
         return frame.drop(columns=[c for c in frame.columns if c.endswith("seconds")])
 
     pd.testing.assert_frame_equal(table("--n-jobs", "2"), table())
+
+
+def test_a_long_frame_and_a_dict_give_the_forecasts_of_a_list():
+    series = patients()
+    as_list = RNNForecaster(hidden_size=4, max_epochs=2, n_models=1, random_state=0)
+    forecasts = as_list.fit([s.rename("y").rename_axis("ds") for s in series.values()]).predict(3)
+    as_dict = RNNForecaster(hidden_size=4, max_epochs=2, n_models=1, random_state=0)
+    by_key = as_dict.fit({k: s.rename("y").rename_axis("ds") for k, s in series.items()})
+    by_key = by_key.predict(3)
+    frame = long_frame()  # shuffled: put in the dict's order of ids below
+    as_long = RNNForecaster(hidden_size=4, max_epochs=2, n_models=1, random_state=0)
+    long_out = as_long.fit(frame.set_index("unique_id").loc[list(series)].reset_index())
+    long_out = long_out.predict(3)
+    for i, key in enumerate(series):
+        np.testing.assert_array_equal(by_key[key].to_numpy(), forecasts[i].to_numpy())
+        rows = long_out[long_out.unique_id == key]
+        np.testing.assert_array_equal(rows.y.to_numpy(), forecasts[i].to_numpy())
+
+
+def test_a_model_fitted_on_two_ecg_records_forecasts_a_third_series_from_context():
+    from tsrnn.datasets import load_ecg, load_icu
+
+    records = {"208": load_ecg(208).iloc[:6000], "100": load_ecg(100).iloc[:6000]}
+    model = RNNForecaster(cell="gru", hidden_size=16, max_epochs=4, n_models=1,
+                          random_state=0, scaling="context").fit(records)
+    third = load_icu()["MCL1"].iloc[:3000]  # another patient, another lead and rate
+    forecast = model.predict(25, context=third)
+    assert isinstance(forecast, pd.Series) and len(forecast) == 25
+    assert forecast.index[0] == third.index[-1] + third.index.freq
+    assert np.isfinite(forecast).all()
+    assert abs(forecast.mean() - third.iloc[-500:].mean()) < 3 * third.iloc[-500:].std()
