@@ -10,8 +10,10 @@ import pandas as pd
 
 from .csv import CsvSeries, read_csv_series
 from .physionet import read_wfdb, time_index
+from .windows import make_windows
 
-__all__ = ["load_ecg", "load_icu", "load_co2", "read_csv_series", "CsvSeries", "read_wfdb"]
+__all__ = ["load_ecg", "load_icu", "load_co2", "read_csv_series", "CsvSeries", "read_wfdb",
+           "make_windows"]
 
 ECG_SAMPLING_RATE = 360
 """Sampling rate of :func:`load_ecg`, in Hz."""
