@@ -41,11 +41,23 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
-/* 32-byte vectors: 8 floats or 4 doubles (two SSE registers on baseline x86-64) */
+#if defined(__AVX__) || !(defined(__x86_64__) || defined(__i386__))
+/* 32-byte vectors: 8 floats or 4 doubles */
 typedef float tsrnn_vs __attribute__((vector_size(32)));
 typedef double tsrnn_vd __attribute__((vector_size(32)));
 #define TSRNN_LANES_S 8
 #define TSRNN_LANES_D 4
+#define TSRNN_WIDE_VECTORS 1
+#else
+/* x86 without AVX: 16-byte vectors, one SSE register each. Emulated 32-byte vectors there
+ * spill the tiles' accumulators (twice the 16 registers) and broadcast each float scalar
+ * through memory (benchmarks/bench_simd.py measured the baseline build's float32 loops). */
+typedef float tsrnn_vs __attribute__((vector_size(16)));
+typedef double tsrnn_vd __attribute__((vector_size(16)));
+#define TSRNN_LANES_S 4
+#define TSRNN_LANES_D 2
+#define TSRNN_WIDE_VECTORS 0
+#endif
 #else
 typedef float tsrnn_vs;
 typedef double tsrnn_vd;
@@ -59,7 +71,9 @@ static inline tsrnn_vd tsrnn_load_d(const double *p) { tsrnn_vd v; memcpy(&v, p,
 static inline void tsrnn_store_s(float *p, tsrnn_vs v) { memcpy(p, &v, sizeof v); }
 static inline void tsrnn_store_d(double *p, tsrnn_vd v) { memcpy(p, &v, sizeof v); }
 
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+/* the shuffle-based lane sums below are written for 32-byte vectors */
+#if TSRNN_VECTORS && TSRNN_WIDE_VECTORS && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))
 #define TSRNN_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #endif
 
