@@ -10,16 +10,17 @@ import contextlib
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tsrnn._input import check_horizon
+from tsrnn._input import check_horizon, to_table, with_index_end
 from tsrnn._threads import single_threaded_blas
 from tsrnn.cli import CommandError
 from tsrnn.comparison import (PRESETS, describe_fitted, describe_model, fit_timed,
-                              format_comparison, make_forecaster, resolve_models,
+                              format_comparison, make_forecaster, params_text, resolve_models,
                               run_comparison)
 from tsrnn.datasets import CsvSeries, read_csv_series
 from tsrnn.datasets.physionet import is_wfdb_record
@@ -95,21 +96,27 @@ def _arima_params(args, preset):
     return params
 
 
-def _compare_data(args, log):
-    """The series ``compare`` runs on, its preset and its title."""
+def _compare_preset(args):
+    """The preset of the data ``compare`` runs on, once its data options are checked."""
     if args.csv is not None:
         if args.dataset is not None:
             raise CommandError("give either --dataset or --csv, not both")
         if args.column is None:
             raise CommandError("--csv needs --column NAME: the column to forecast")
+        return PRESETS["csv"]
+    if args.column is not None or args.time_column is not None or args.freq is not None:
+        raise CommandError("--column, --time-column and --freq go with --csv FILE")
+    return PRESETS[args.dataset or "ecg"]
+
+
+def _compare_data(args, preset, log):
+    """The series ``compare`` runs on, and its title."""
+    if args.csv is not None:
         data = _read_source(args.csv, args.column, args.time_column, args.freq)
         for note in data.notes:
             log(f"note: {args.csv}: {note}")
-        return data.series, PRESETS["csv"], f"{args.csv}, column {args.column!r}"
-    if args.column is not None or args.time_column is not None or args.freq is not None:
-        raise CommandError("--column, --time-column and --freq go with --csv FILE")
-    preset = PRESETS[args.dataset or "ecg"]
-    return preset.load(), preset, preset.description
+        return data.series, f"{args.csv}, column {args.column!r}"
+    return preset.load(), preset.description
 
 
 def _detected_season(y, train_fraction, log):
@@ -132,7 +139,11 @@ def _cmd_compare(args):
     _check_plot(args.plot)
     _check_output_dir(args.out)
     _check_output_dir(args.plot)
-    y, preset, title = _compare_data(args, log)
+    preset = _compare_preset(args)
+    # --param checked on the models the options name, before any data is read
+    _compare_params(args, preset, _provisional_models(args, preset),
+                    args.season_length or preset.season_length)
+    y, title = _compare_data(args, preset, log)
     horizons = args.horizons if args.horizons else preset.horizons
     season_length = args.season_length or preset.season_length
     if season_length is None and args.csv is not None:
@@ -140,8 +151,10 @@ def _cmd_compare(args):
     seasonal = season_length is not None and preset.season_length is None
     default = list(preset.models) + (["seasonal"] if seasonal else [])
     models = resolve_models(args.models, season_length, default)
+    model_params = _compare_params(args, preset, models, season_length)
     log(f"tsrnn compare: {title}; models {', '.join(models)}; horizons "
         f"{', '.join(str(h) for h in sorted(set(horizons)))}; {args.origins} origins")
+    _log_params(model_params, log)
     start = time.perf_counter()
     with _parallel_backend(args.scheduler, log):
         result = run_comparison(
@@ -150,9 +163,15 @@ def _cmd_compare(args):
             random_state=args.seed, arima_params=_arima_params(args, preset),
             season_length=season_length,
             coverage=None if args.no_intervals else args.coverage, title=title,
-            progress=_show_bars(args), log=log, n_jobs=args.n_jobs,
+            progress=_show_bars(args), log=log, n_jobs=args.n_jobs, model_params=model_params,
         )
     log(f"done in {time.perf_counter() - start:.0f} s")
+    _write_comparison(args, result, log)
+    return 0
+
+
+def _write_comparison(args, result, log):
+    """The table on standard output, and the --out and --plot files."""
     sys.stdout.write(format_comparison(result))
     sys.stdout.flush()
     if args.out is not None:
@@ -163,25 +182,156 @@ def _cmd_compare(args):
 
         plot_comparison(result, args.plot)
         log(f"figure written to {args.plot}")
-    return 0
 
 
-def _model(args, y_train, missing):
-    """The forecaster ``--model`` names, set up as ``compare`` sets it up for a CSV column."""
-    return make_forecaster(args.model, random_state=args.seed, missing=missing,
-                           verbose=int(_show_bars(args)),
-                           arima_params=_arima_params(args, PRESETS["csv"]),
-                           season_length=args.season_length)
+# ---------------------------------------------------------------------------------------------
+# --param
+# ---------------------------------------------------------------------------------------------
+# Parameters the model's name already sets: another value would fit another model than the
+# one the command names (and its log and notes would be wrong).
+_CHOSEN_BY_MODEL = {"cell": ("lstm", "gru"), "strategy": ("naive", "seasonal")}
+
+# Stands in for a season that is only known once a CSV file's training part is read, so that
+# the seasonal reference's --param values are checked before the reading too; the detected
+# season replaces it in the second check.
+_STAND_IN_SEASON = 2
 
 
-def _fit_logged(model, y, name, log, X_past=None):
-    """Fit ``model`` on ``y``, reporting time and (deduplicated) warnings."""
-    known = int(y.notna().sum())
+def _params_by_model(pairs, models, compared=False):
+    """Which ``--param`` values go to which forecaster.
+
+    Parameters
+    ----------
+    pairs : list of (str, object) or None
+        The parsed ``--param`` options: ``NAME`` or ``MODEL.NAME``, and the value.
+    models : dict of str to BaseForecaster
+        The unfitted forecasters of the command, by model name.
+    compared : bool, default=False
+        Whether they are ``compare``'s models (else the one ``--model``), for messages.
+
+    Returns
+    -------
+    dict of str to dict
+        Per model name, the parameters to set on it (models without any are left out).
+
+    Raises
+    ------
+    CommandError
+        For a model prefix the command does not run, a name no model has (with several
+        models; one model's ``set_params`` lists its parameters), or a parameter the model's
+        name already sets.
+    """
+    plan = {}
+    for key, value in pairs or ():
+        prefix, _, name = key.rpartition(".")
+        if prefix:
+            _check_prefix(key, prefix, models, compared)
+            targets = [prefix]
+        elif len(models) == 1:
+            targets = list(models)  # an unknown name: set_params lists the valid ones
+        else:
+            targets = [m for m, forecaster in models.items() if name in forecaster.get_params()]
+            if not targets:
+                raise CommandError(_no_model_has(key, models))
+        for model in targets:
+            if model in _CHOSEN_BY_MODEL.get(name, ()):
+                raise CommandError(f"--param {key}: the model's name sets {name} ({model}); "
+                                   f"choose among {' and '.join(_CHOSEN_BY_MODEL[name])} by "
+                                   f"naming the model instead")
+            plan.setdefault(model, {})[name] = value
+    return plan
+
+
+def _check_prefix(key, prefix, models, compared):
+    if prefix not in models:
+        which = "among the compared models" if compared else "the --model"
+        raise CommandError(f"--param {key}: {prefix} is not {which} ({', '.join(models)})")
+
+
+def _no_model_has(key, models):
+    known = "; ".join(f"{name}'s are {', '.join(sorted(forecaster.get_params(deep=False)))}"
+                      for name, forecaster in models.items())
+    return (f"--param {key}: no compared model ({', '.join(models)}) has a parameter "
+            f"{key!r}; {known}")
+
+
+def _apply_params(models, plan):
+    """Set each forecaster's ``--param`` values and check them with its own rules."""
+    for name, params in plan.items():
+        model = models[name]
+        try:
+            model.set_params(**params)
+            model._validate_params()  # the checks fit starts with, run before any data
+        except (ValueError, TypeError) as error:
+            raise CommandError(f"--param for {name}: {error}") from None
+
+
+def _log_params(plan, log):
+    if plan:
+        log("--param: " + "; ".join(f"{name} with {params_text(params)}"
+                                     for name, params in plan.items()))
+
+
+def _checked_params(args, log):
+    """The ``--param`` values of ``--model``, checked on its unfitted forecaster before any
+    data is read, and logged."""
+    model = _model(args)
+    plan = _params_by_model(args.param, {args.model: model})
+    _apply_params({args.model: model}, plan)
+    _log_params(plan, log)
+    return plan.get(args.model, {})
+
+
+def _provisional_models(args, preset):
+    """The models ``compare`` runs as far as its options tell (a CSV file's detected season
+    may still add the seasonal reference, or leave it out)."""
+    if args.models is not None:
+        return list(dict.fromkeys(args.models))
+    may_add = args.season_length is not None or args.csv is not None
+    return list(preset.models) + (["seasonal"] if may_add and "seasonal" not in preset.models
+                                  else [])
+
+
+def _compare_params(args, preset, models, season_length):
+    """The ``--param`` values per compared model, checked on unfitted forecasters."""
+    if not args.param:
+        return {}
+    forecasters = {}
+    for name in models:
+        season = season_length
+        if name == "seasonal" and season is None:
+            season = _STAND_IN_SEASON
+        forecasters[name] = make_forecaster(name, random_state=args.seed,
+                                            arima_params=_arima_params(args, preset),
+                                            season_length=season)
+    plan = _params_by_model(args.param, forecasters, compared=True)
+    _apply_params(forecasters, plan)
+    return plan
+
+
+def _model(args, missing="raise", params=None):
+    """The forecaster ``--model`` names, set up as ``compare`` sets it up for a CSV column,
+    with the ``--param`` values ``params`` (checked by :func:`_checked_params`)."""
+    model = make_forecaster(args.model, random_state=args.seed, missing=missing,
+                            verbose=int(_show_bars(args)),
+                            arima_params=_arima_params(args, PRESETS["csv"]),
+                            season_length=args.season_length)
+    return model.set_params(**(params or {}))
+
+
+def _fit_logged(model, y, name, log, X=None, X_past=None, params=None):
+    """Fit ``model`` on ``y`` (with covariates ``X`` and past covariates ``X_past``),
+    reporting time and (deduplicated) warnings."""
+    known = int(np.asarray(y.notna()).reshape(len(y), -1).all(axis=1).sum())
     filled = f" ({known:,} known, the rest interpolated)" if known < len(y) else ""
-    past = "" if X_past is None else f", reading {', '.join(X_past.columns)} as past covariates"
-    log(f"fitting {describe_model(name, model)} on {len(y):,} observations{filled}{past}")
+    inputs = {"X": X, "X_past": X_past}
+    inputs = {key: value for key, value in inputs.items() if value is not None}
+    reads = "".join(f", reading {', '.join(inputs[key].columns)} as {what}" for key, what in
+                    (("X", "covariates"), ("X_past", "past covariates")) if key in inputs)
+    log(f"fitting {describe_model(name, model, params)} on {len(y):,} observations{filled}"
+        f"{reads}")
     try:
-        seconds, lines = fit_timed(model, y, **({} if X_past is None else {"X_past": X_past}))
+        seconds, lines = fit_timed(model, y, **inputs)
     except ValueError as error:
         if "too short for early stopping" in str(error):  # its remedies are Python parameters
             raise CommandError(
@@ -215,77 +365,393 @@ def _read_source(path, column, time_column, freq):
     return CsvSeries(frame[column], "time", "timedelta")
 
 
-def _load_for_model(args, log, path=None):
+def _load_for_model(args, log, path=None, column=None):
+    """One column of ``path`` (default: ``FILE.csv``) and the ``missing`` option it needs."""
     path = args.file if path is None else path
-    data = _read_source(path, args.column, args.time_column, args.freq)
+    column = args.column if column is None else column
+    data = _read_source(path, column, args.time_column, args.freq)
     for note in data.notes:
         log(f"note: {path}: {note}")
     infinite = np.isinf(data.series.to_numpy())
     if infinite.any():
         data.series[infinite] = np.nan
-        log(f"note: {int(infinite.sum())} infinite value(s) in {args.column!r} treated as "
+        log(f"note: {int(infinite.sum())} infinite value(s) in {column!r} treated as "
             f"missing")
     n_missing = int(data.series.isna().sum())
     if n_missing:
-        log(f"note: {n_missing} missing value(s) in {args.column!r}: filled by linear "
+        log(f"note: {n_missing} missing value(s) in {column!r}: filled by linear "
             f"interpolation for the model")
     return data, ("interpolate" if n_missing else "raise")
+
+
+# ---------------------------------------------------------------------------------------------
+# forecast
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class _Inputs:
+    """What ``forecast`` reads from ``FILE.csv`` and ``--future``, before any fitting.
+
+    ``data`` is the first ``--column`` (its time column and format), ``y`` the target: a
+    Series for one ``--column``, a DataFrame for several. ``X`` and ``X_future`` are the
+    ``--covariates`` over the data and over the horizon, ``X_past`` the
+    ``--past-covariates`` (each None without its option); ``missing`` is what the model's
+    ``missing`` parameter must be for these inputs.
+    """
+
+    data: CsvSeries
+    y: object
+    missing: str
+    X: object = None
+    X_future: object = None
+    X_past: object = None
 
 
 def _cmd_forecast(args):
     log = _logger(args)
     check_horizon(args.horizon)  # before any reading or fitting
     _check_plot(args.plot)
-    _check_output_dir(args.out)
-    _check_output_dir(args.plot)
-    data, missing = _load_for_model(args, log)
-    X_past = _past_covariates(args, data)
-    model = _model(args, data.series, missing)
-    _fit_logged(model, data.series, args.model, log, X_past)
-    forecast = model.predict(args.horizon)
-    table = pd.DataFrame({
-        data.time_name: data.output_times(forecast.index),
-        args.column: forecast.to_numpy(dtype=np.float64),
-    })
-    lower = upper = None
-    if args.coverage is not None:
-        lower, upper = model.predict_interval(args.horizon, coverage=args.coverage)
-        table["lower"] = lower.to_numpy(dtype=np.float64)
-        table["upper"] = upper.to_numpy(dtype=np.float64)
+    for path in (args.out, args.plot, args.save):
+        _check_output_dir(path)
+    _check_roles(args)
+    if args.model_file is not None:
+        return _forecast_saved(args, log)
+    params = _checked_params(args, log)
+    model = _model(args, params=params)
+    _check_model_options(args, model)
+    inputs = _read_inputs(args, log)
+    if "missing" not in params:  # a --param missing=... is the user's to choose
+        model.set_params(missing=inputs.missing)
+    _fit_logged(model, inputs.y, args.model, log, X=inputs.X, X_past=inputs.X_past,
+                params=params)
+    if args.save is not None:
+        model.save(args.save)
+        log(f"model written to {args.save}: tsrnn forecast --model-file {args.save} "
+            f"forecasts with it without fitting")
+    _forecast_and_write(args, model, inputs, args.model, log)
+    return 0
+
+
+def _check_roles(args):
+    """A column is forecast, a known-future covariate or a past covariate: one of them."""
+    seen = {}
+    for option, names in (("--column", args.column), ("--covariates", args.covariates),
+                          ("--past-covariates", args.past_covariates)):
+        for name in names or ():
+            if seen.setdefault(name, option) != option:
+                raise CommandError(f"{name!r} is named by both {seen[name]} and {option}: a "
+                                   f"column is forecast, a covariate or a past covariate")
+
+
+def _check_model_options(args, model):
+    """Refuse, before any reading, the options the ``--model`` cannot honour."""
+    if args.save is not None and not hasattr(model, "save"):
+        raise CommandError(f"--save writes the lstm and gru models; {args.model} has no model "
+                           f"file (it refits in seconds): leave out --save")
+    if args.covariates and not type(model)._supports_exog:
+        raise CommandError(f"--covariates are read by the lstm, gru and arima models, not by "
+                           f"{args.model}")
+    if args.past_covariates and args.model not in ("lstm", "gru"):
+        raise CommandError(f"--past-covariates are read by the lstm and gru models, not by "
+                           f"{args.model}")
+
+
+def _read_inputs(args, log):
+    """Read the targets, their covariates and the covariates' future (see :class:`_Inputs`)."""
+    loaded = [_load_for_model(args, log, column=column)[0]
+              for column in dict.fromkeys(args.column)]
+    data = loaded[0]
+    y = data.series
+    if len(loaded) > 1:
+        y = pd.concat([one.series for one in loaded], axis=1)  # one file: one time grid
+    missing = "interpolate" if bool(np.asarray(y.isna()).any()) else "raise"
+    inputs = _Inputs(data, y, missing, X_past=_past_covariates(args, data))
+    if args.covariates:
+        inputs.X = _file_columns(args, args.covariates, y.index)
+        n_unknown = int((~np.isfinite(inputs.X.to_numpy())).sum())
+        if n_unknown:
+            inputs.missing = "interpolate"
+            log(f"note: {n_unknown} missing value(s) in the covariates: filled by linear "
+                f"interpolation for the model")
+        inputs.X_future = _future_covariates(args, args.covariates, _horizon_times(y, args),
+                                             data.time_kind, data.output_times)
+    return inputs
+
+
+def _file_columns(args, names, index):
+    """The columns (or channels) ``names`` of ``FILE.csv`` on ``index``; rows they lack stay
+    NaN."""
+    columns = {}
+    for name in dict.fromkeys(names):
+        channel = _read_source(args.file, name, args.time_column, args.freq).series
+        columns[name] = channel.reindex(index)
+    return pd.DataFrame(columns, index=index)
+
+
+def _past_covariates(args, data):
+    """The ``--past-covariates`` columns (or channels) of ``args.file``, on the target's
+    index (None without the option); NaN marks what is unknown."""
+    if not args.past_covariates:
+        return None
+    return _file_columns(args, args.past_covariates, data.series.index)
+
+
+def _horizon_times(y, args):
+    """The ``--horizon`` times after the end of ``y``, as the forecasters continue an
+    index (so a forecast from ``y`` is indexed by exactly these)."""
+    return with_index_end(to_table(y, "y"), "y").layout.future_index(args.horizon)
+
+
+def _forecast_and_write(args, model, inputs, label, log, **context):
+    """Forecast from the end of the fitted data (or from the ``context`` keyword, with its
+    ``X_past``), write the table and, with ``--plot``, the figure."""
+    forecast, lower, upper = _predictions(model, args, inputs.X_future, **context)
+    data, columns = inputs.data, list(dict.fromkeys(args.column))
+    # a saved model takes a context's columns by name, in the order it was fitted with
+    names = list(forecast.columns) if isinstance(forecast, pd.DataFrame) else columns
+    _write_table(args, _forecast_table(data.time_name, data.output_times(forecast.index),
+                                       names, forecast, lower, upper), log)
+    if args.plot is not None:
+        from tsrnn.plotting import plot_forecast
+
+        plot_forecast(data.series, forecast, args.plot, lower=lower, upper=upper,
+                      coverage=args.coverage, season_length=args.season_length,
+                      title=f"{label} forecast of {columns[0]!r}, {args.horizon} steps")
+        log(f"figure written to {args.plot}")
+
+
+def _predictions(model, args, X_future=None, **context):
+    """The point forecast and, with ``--coverage``, the interval's bounds (else None)."""
+    options = {key: value for key, value in dict(context, X=X_future).items()
+               if value is not None}
+    forecast = model.predict(args.horizon, **options)
+    if args.coverage is None:
+        return forecast, None, None
+    lower, upper = model.predict_interval(args.horizon, coverage=args.coverage, **options)
+    return forecast, lower, upper
+
+
+def _forecast_table(time_name, times, names, forecast, lower=None, upper=None):
+    """The CSV ``forecast`` writes: the times, then per target its values (one target:
+    ``lower`` and ``upper`` after it; several: ``lower_NAME`` and ``upper_NAME``)."""
+    def columns(values):
+        return np.asarray(values, dtype=np.float64).reshape(len(times), len(names))
+
+    table = pd.DataFrame({time_name: times})
+    values = columns(forecast)
+    bounds = None if lower is None else (columns(lower), columns(upper))
+    for k, name in enumerate(names):
+        table[name] = values[:, k]
+        if bounds is not None:
+            suffix = "" if len(names) == 1 else f"_{name}"
+            table[f"lower{suffix}"], table[f"upper{suffix}"] = bounds[0][:, k], bounds[1][:, k]
+    return table
+
+
+def _write_table(args, table, log):
     if args.out is None:
         sys.stdout.write(table.to_csv(index=False))
         sys.stdout.flush()
     else:
         table.to_csv(args.out, index=False)
         log(f"{args.horizon}-step forecast written to {args.out}")
-    if args.plot is not None:
-        from tsrnn.plotting import plot_forecast
 
-        plot_forecast(data.series, forecast, args.plot, lower=lower, upper=upper,
-                      coverage=args.coverage, season_length=args.season_length,
-                      title=f"{args.model} forecast of {args.column!r}, {args.horizon} steps")
-        log(f"figure written to {args.plot}")
+
+# ---------------------------------------------------------------------------------------------
+# forecast --future: the covariates over the horizon
+# ---------------------------------------------------------------------------------------------
+_KIND_WORDS = {"datetime": "dates", "timedelta": "durations or seconds",
+               "seconds": "seconds or durations", "int": "step numbers",
+               "range": "step numbers"}
+
+
+def _future_covariates(args, names, times, kind, shown):
+    """The ``--future`` file's values of the covariates ``names`` at ``times``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``future`` names the file, ``time_column`` its time column (default: the first).
+    names : list of str
+    times : pandas.Index
+        The horizon's times, as the forecast will be indexed.
+    kind : str
+        How the data's times were read (:class:`~tsrnn.datasets.CsvSeries` ``time_kind``, or
+        a saved model's index kind); the file's times are read the same way.
+    shown : callable
+        Formats times as the data file writes them, for messages.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (len(times), len(names))
+        Indexed by ``times``.
+    """
+    what = f"--future {args.future}"
+    frame = _read_future_file(args.future)
+    time_column = args.time_column or frame.columns[0]
+    absent = [name for name in dict.fromkeys([time_column, *names]) if name not in frame]
+    if absent:
+        raise CommandError(f"{what} has no column {', '.join(map(repr, absent))}; its columns "
+                           f"are {', '.join(map(repr, frame.columns))}")
+    stamps = _future_times(frame[time_column], kind, what)
+    _check_covers(stamps, times, what, shown)
+    values = {name: pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+              for name in dict.fromkeys(names)}  # text becomes NaN, refused below
+    future = pd.DataFrame(values, index=stamps).reindex(times)
+    unknown = ~np.isfinite(future.to_numpy())
+    if unknown.any():
+        row, col = np.argwhere(unknown)[0]
+        raise CommandError(f"{what} has no number for {future.columns[col]!r} at "
+                           f"{_some(shown(times[row:row + 1]))}: the forecast needs every "
+                           f"covariate at every step of the horizon")
+    return future
+
+
+def _read_future_file(path):
+    if not Path(path).is_file():
+        raise CommandError(f"--future {path}: "
+                           f"{'a directory' if Path(path).is_dir() else 'file not found'}")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise CommandError(f"cannot read --future {path} as CSV: {str(error).strip()}") \
+            from None
+    if frame.empty:
+        raise CommandError(f"--future {path} has no data rows")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _future_times(column, kind, what):
+    """The times of ``column`` read as the data's times were (``kind``), or a CommandError."""
+    numeric = pd.api.types.is_numeric_dtype(column.dtype)
+    stamps = None
+    try:
+        if kind == "datetime" and not numeric:
+            stamps = pd.DatetimeIndex(pd.to_datetime(column)).as_unit("ns")
+        elif kind in ("timedelta", "seconds") and numeric:  # seconds, as the reader takes them
+            nanos = np.round(column.to_numpy(dtype=np.float64) * 1e9).astype(np.int64)
+            stamps = pd.TimedeltaIndex(pd.to_timedelta(nanos, unit="ns"))
+        elif kind in ("timedelta", "seconds"):
+            stamps = pd.TimedeltaIndex(pd.to_timedelta(column)).as_unit("ns")
+        elif kind in ("int", "range") and numeric:
+            numbers = column.to_numpy(dtype=np.float64)
+            if np.all(numbers == np.round(numbers)):
+                stamps = pd.Index(numbers.astype(np.int64))
+    except (ValueError, TypeError, OverflowError):
+        stamps = None
+    if stamps is None or stamps.hasnans:
+        raise CommandError(f"cannot read the time column {column.name!r} of {what} as "
+                           f"{_KIND_WORDS.get(kind, kind)} like the data's times (first value "
+                           f"{str(column.iloc[0])!r})")
+    if stamps.has_duplicates:
+        raise CommandError(f"the time column {column.name!r} of {what} repeats times, e.g. "
+                           f"{column[stamps.duplicated()].iloc[0]!r}")
+    return stamps
+
+
+def _check_covers(stamps, times, what, shown):
+    """The ``--future`` times must be exactly the horizon's."""
+    lacking, extra = times.difference(stamps), stamps.difference(times)
+    if len(lacking) == 0 and len(extra) == 0:
+        return
+    problems = ([f"it lacks {_some(shown(lacking))}"] if len(lacking) else []) + \
+        ([f"it has times outside the horizon: {_some(shown(extra))}"] if len(extra) else [])
+    first, last = (_some(shown(times[[k]])) for k in (0, len(times) - 1))
+    raise CommandError(f"{what} must give the covariates at exactly the {len(times)} "
+                       f"--horizon times that follow the data, {first} to {last}: "
+                       f"{'; '.join(problems)}")
+
+
+def _some(times, shown=3):
+    """The first few of ``times`` as text, and how many more there are."""
+    labels = [str(t) for t in list(times)[:shown]]
+    more = len(times) - len(labels)
+    return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# forecast --model-file: a saved model, no fitting
+# ---------------------------------------------------------------------------------------------
+def _forecast_saved(args, log):
+    """Forecast with the model in ``--model-file``: from the end of the data it was fitted on,
+    or with ``FILE.csv``, from its ``--column`` as context."""
+    model = _load_model(args.model_file)
+    _check_saved_inputs(args, model)
+    label = model.get_params()["cell"]
+    if args.file is None:
+        return _forecast_saved_end(args, model, label, log)
+    inputs = _read_inputs(args, log)
+    if inputs.missing == "interpolate":  # as a fit on this data would have been set up
+        model.set_params(missing="interpolate")
+    context = inputs.y if inputs.X is None else (inputs.y, inputs.X)
+    log(f"forecasting from the {len(inputs.y):,} observations in {args.file} as context, with "
+        f"the {label} model in {args.model_file} (not refitted)")
+    _forecast_and_write(args, model, inputs, label, log, context=context, X_past=inputs.X_past)
     return 0
 
 
-def _past_covariates(args, data):
-    """The ``--past-covariates`` columns (or channels) of ``args.file``, on the target's
-    index (None without the option)."""
-    names = args.past_covariates
-    if not names:
-        return None
-    if args.model not in ("lstm", "gru"):
-        raise CommandError(f"--past-covariates are read by the lstm and gru models, not by "
-                           f"{args.model}")
-    if args.column in names:
-        raise CommandError(f"--past-covariates names the forecast column {args.column!r}")
-    columns = {}
-    for name in dict.fromkeys(names):
-        channel = _read_source(args.file, name, args.time_column, args.freq).series
-        columns[name] = channel.reindex(data.series.index)  # unknown rows stay NaN
-    return pd.DataFrame(columns, index=data.series.index)
+def _load_model(path):
+    """The RNNForecaster saved in ``path`` (a bad file raises :class:`tsrnn.io.ModelFileError`
+    naming it and the problem)."""
+    if not Path(path).is_file():
+        raise CommandError(f"--model-file {path}: "
+                           f"{'a directory' if Path(path).is_dir() else 'file not found'}")
+    from tsrnn.forecasters import RNNForecaster
+
+    model = RNNForecaster.load(path)
+    if model.list_input_:
+        raise CommandError(f"{path} holds a model of {model.n_series_} series given as a list; "
+                           f"tsrnn forecast continues one series (use the Python API)")
+    return model
 
 
+def _check_saved_inputs(args, model):
+    """The covariate options must be those the saved model was fitted with."""
+    path = args.model_file
+    # the past covariates come last among the exogenous columns, as columns the model builds
+    n_known = model.n_exog_ - model._unknown_ahead()
+    names = (None if model.exog_names_ is None
+             else [str(n) for n in model.exog_names_[:n_known]])
+    if n_known and not args.covariates:
+        listed = f" ({' '.join(names)})" if names else ""
+        raise CommandError(f"{path} was fitted with {_count(n_known, 'covariate')}"
+                           f"{listed}: give --covariates and --future with their values over "
+                           f"the horizon")
+    if args.covariates and not n_known:
+        raise CommandError(f"{path} was fitted without covariates: leave out --covariates and "
+                           f"--future")
+    if args.covariates and names is not None and list(dict.fromkeys(args.covariates)) != names:
+        raise CommandError(f"--covariates must be the ones {path} was fitted with, in order: "
+                           f"{' '.join(names)}")
+    if args.past_covariates and not getattr(model, "n_past_", 0):
+        raise CommandError(f"{path} was fitted without past covariates: leave out "
+                           f"--past-covariates")
+
+
+def _forecast_saved_end(args, model, label, log):
+    """Continue the saved model's own data; the times follow its last one."""
+    layout = model.layouts_[0]
+    if layout.index_kind is None:
+        raise CommandError(f"{args.model_file} was fitted on values without times: give "
+                           f"FILE.csv and --column to forecast from")
+    X_future = None
+    if args.covariates:
+        X_future = _future_covariates(args, args.covariates, layout.future_index(args.horizon),
+                                      layout.index_kind, lambda times: times)
+    log(f"forecasting from the end of the data the {label} model in {args.model_file} was "
+        f"fitted on ({layout.n_seen:,} observations up to {layout.last}), not refitted")
+    forecast, lower, upper = _predictions(model, args, X_future)
+    names = ([str(n) for n in model.target_names_] if model.target_names_ is not None
+             else [str(layout.name) if layout.name is not None else "forecast"])
+    time_name = forecast.index.name if forecast.index.name is not None else "time"
+    _write_table(args, _forecast_table(time_name, forecast.index, names, forecast, lower,
+                                       upper), log)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# backtest
+# ---------------------------------------------------------------------------------------------
 def _backtest_origins(args, n, path):
     """The origins of ``tsrnn backtest``: the last ``--origins``, ``--step`` apart."""
     from tsrnn.model_selection import rolling_origins
@@ -301,7 +767,7 @@ def _backtest_origins(args, n, path):
         ) from None
 
 
-def _run_backtest(args, model, y, origins, log):
+def _run_backtest(args, model, y, origins, log, params=None):
     """Scores per origin and a sentence saying how the model was fitted."""
     from tsrnn.model_selection import backtest
 
@@ -315,7 +781,7 @@ def _run_backtest(args, model, y, origins, log):
             scores = backtest(model, y, args.horizon, refit=True, **options)
             return scores, "refitted at every origin on all observations before it"
         first = origins[0]
-        _fit_logged(model, y.iloc[:first], args.model, log)
+        _fit_logged(model, y.iloc[:first], args.model, log, params=params)
         context = args.context_length or None
         scores = backtest(model, y, args.horizon, context_length=context, **options)
     ctx = "all" if context is None else f"the last {context:,}"
@@ -377,12 +843,13 @@ def _cmd_backtest(args):
     log = _logger(args)
     check_horizon(args.horizon)
     _check_output_dir(args.out)
+    params = _checked_params(args, log)
     files = list(dict.fromkeys(args.file))  # each file once, in the order given
     tables = []
     for number, path in enumerate(files):
         if number:
             print()
-        tables.append(_backtest_file(args, path, log))
+        tables.append(_backtest_file(args, path, log, params))
     if len(files) > 1:
         tables = [table.assign(file=str(path)) for table, path in zip(tables, files)]
         print()
@@ -396,13 +863,13 @@ def _cmd_backtest(args):
     return 0
 
 
-def _backtest_file(args, path, log):
+def _backtest_file(args, path, log, params):
     """Backtest the model on one file, print its table; returns the per-origin scores."""
     data, missing = _load_for_model(args, log, path)
     y = data.series
     origins = _backtest_origins(args, len(y), path)
-    model = _model(args, y.iloc[:origins[0]], missing)
-    scores, how = _run_backtest(args, model, y, origins, log)
+    model = _model(args, missing, params)
+    scores, how = _run_backtest(args, model, y, origins, log, params)
     columns = [c for c in ("origin", "time", "n_train", "mae", "rmse", "smape", "mase",
                            "coverage", "interval_width", "interval_score")
                if c in scores.columns]
@@ -412,7 +879,7 @@ def _backtest_file(args, path, log):
     print(f"{args.model} on {path}, column {args.column!r}: {len(y):,} observations; "
           f"horizon {args.horizon}, {_count(len(origins), 'origin')} "
           f"{_count(args.step or args.horizon, 'step')} apart")
-    print(how)
+    print(how + (f"; --param {params_text(params)}" if params else ""))
     print()
     print(_score_lines(scores))
     print()

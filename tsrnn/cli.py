@@ -4,8 +4,9 @@
     Fit every model once on the first part of a series (default: the embedded ECG), forecast
     from rolling origins over the rest with the history before each origin as context, and
     print MASE, sMAPE, MAE, fit time and predict time per model and horizon.
-``tsrnn forecast FILE.csv --column NAME --horizon N``
-    Fit one model on a CSV column and write its forecast as CSV.
+``tsrnn forecast FILE.csv --column NAME [NAME ...] --horizon N``
+    Fit one model on a CSV column (or several, jointly) and write its forecast as CSV;
+    ``--model-file`` forecasts with a model saved by ``--save`` without fitting.
 ``tsrnn backtest FILE.csv --column NAME --horizon N --model M``
     Rolling-origin scores of one model on a CSV column, per origin and on average.
 
@@ -54,6 +55,27 @@ _non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 _fraction = _number(float, lambda v: 0.0 < v < 1.0, "a number in (0, 1)")
 
 
+def _param_pair(text):
+    """An argparse type for ``--param NAME=VALUE``: returns ``(NAME, value)``.
+
+    ``NAME`` may carry a model prefix (``gru.hidden_size``); ``VALUE`` is a Python literal
+    where it reads as one (``32``, ``1e-3``, ``True``, ``None``, ``(20, 40)``, ``'lstm'``),
+    else the text itself (``float64``, ``auto``).
+    """
+    name, equals, value = text.partition("=")
+    parts = name.strip().split(".")
+    if not equals or len(parts) > 2 or not all(part.isidentifier() for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE (or MODEL.NAME=VALUE), e.g. hidden_size=32, got {text!r}")
+    import ast  # here: only a command with --param pays for it
+
+    try:
+        parsed = ast.literal_eval(value.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        parsed = value  # not a literal: the text itself, e.g. float64
+    return name.strip(), parsed
+
+
 def _common_options():
     """Options every command takes (their defaults are suppressed so the top level's stay)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -84,19 +106,41 @@ def _model_options(parser):
                             "3 otherwise)")
 
 
+def _param_option(parser, several_models=False):
+    scope = ("MODEL.NAME=VALUE sets it on one model (gru.hidden_size=32), NAME=VALUE on every "
+             "compared model that has NAME" if several_models else
+             "on the --model's forecaster (RNNForecaster for lstm and gru)")
+    parser.add_argument("--param", action="append", type=_param_pair, metavar="NAME=VALUE",
+                        help=f"set a parameter of the forecaster, repeatable, e.g. --param "
+                             f"hidden_size=32 --param tbptt=(20,40); {scope}. VALUE is read "
+                             f"as a Python literal where it is one, else as text; the values "
+                             f"are checked before any data is read")
+
+
 _FREQ_HELP = ("put the CSV rows on this grid, e.g. B (business days), h or 15min, or N steps "
               "for step numbers: missing steps become gaps, times between steps are an "
               "error (default: inferred; weekdays only are business days)")
 
 
-def _csv_options(parser, several=False):
-    parser.add_argument("file", metavar="FILE.csv", nargs="+" if several else None,
-                        help="CSV file with a header row, or a PhysioNet WFDB record (its .hea "
-                             "file, or its path without suffix; needs the wfdb package)"
-                             + ("; several: each scored on its own, then pooled" if several
-                                else ""))
-    parser.add_argument("--column", required=True, metavar="NAME",
-                        help="column (or the record's channel) to forecast")
+_FILE_HELP = ("CSV file with a header row, or a PhysioNet WFDB record (its .hea file, or its "
+              "path without suffix; needs the wfdb package)")
+
+
+def _csv_options(parser, several=False, forecast=False):
+    if forecast:
+        parser.add_argument("file", metavar="FILE.csv", nargs="?",
+                            help=_FILE_HELP + "; optional with --model-file")
+        parser.add_argument("--column", nargs="+", metavar="NAME",
+                            help="column(s) (or the record's channels) to forecast; several are "
+                                 "forecast jointly by one model, one output column each (with "
+                                 "--coverage: NAME, lower_NAME, upper_NAME per column; one "
+                                 "--column writes lower and upper)")
+    else:
+        parser.add_argument("file", metavar="FILE.csv", nargs="+" if several else None,
+                            help=_FILE_HELP + ("; several: each scored on its own, then pooled"
+                                               if several else ""))
+        parser.add_argument("--column", required=True, metavar="NAME",
+                            help="column (or the record's channel) to forecast")
     parser.add_argument("--time-column", metavar="NAME",
                         help="column with the times (default: the first column); dates, "
                              "durations, step numbers or seconds")
@@ -177,6 +221,7 @@ def _add_compare(commands, common):
                           help="observations before each origin given to the models as "
                                "context (0: all; default: %(default)s)")
     _model_options(compare)
+    _param_option(protocol, several_models=True)
     protocol.add_argument("--coverage", type=_fraction, default=0.9, metavar="C",
                           help="nominal coverage of the prediction intervals scored (columns "
                                "'cover %%' and 'MSIS'; default: %(default)s)")
@@ -194,25 +239,54 @@ def _add_compare(commands, common):
 def _add_forecast(commands, common):
     forecast = commands.add_parser(
         "forecast", parents=[common], help="forecast a column of a CSV file",
-        description="Fit a model on a whole CSV column and write its forecast (time, value) "
-                    "as CSV.",
+        description="Fit a model on a whole CSV column (or several, forecast jointly) and "
+                    "write its forecast as CSV: the time, then one column per forecast "
+                    "column. --model-file forecasts with a model saved by --save instead, "
+                    "without fitting.",
     )
-    _csv_options(forecast)
-    forecast.add_argument("--model", choices=MODEL_NAMES, default="lstm",
-                          help="model (default: %(default)s)")
+    _csv_options(forecast, forecast=True)
+    forecast.add_argument("--model", choices=MODEL_NAMES,
+                          help="model (default: lstm)")
+    _param_option(forecast)
     forecast.add_argument("--out", metavar="FILE.csv",
                           help="write the forecast here (default: standard output)")
     forecast.add_argument("--plot", metavar="FILE.png",
                           help="write a figure of the series end and the forecast")
     forecast.add_argument("--coverage", type=_fraction, metavar="C",
                           help="also write a prediction interval of this nominal coverage, e.g. "
-                               "0.9 (columns 'lower' and 'upper')")
+                               "0.9 (columns 'lower' and 'upper'; with several --column, "
+                               "lower_NAME and upper_NAME after each column NAME)")
     forecast.add_argument("--past-covariates", nargs="+", metavar="NAME",
                           help="columns (or channels) whose history the lstm or gru reads "
                                "while it is known, e.g. MCL1 RESP beside --column ABP; their "
                                "future is not needed")
+    _covariate_options(forecast)
+    _model_file_options(forecast)
     _model_options(forecast)
     forecast.set_defaults()
+
+
+def _covariate_options(forecast):
+    group = forecast.add_argument_group("known-future covariates")
+    group.add_argument("--covariates", nargs="+", metavar="NAME",
+                       help="columns (or channels) known ahead, e.g. a planned dose or the "
+                            "calendar, that the lstm, gru or arima model reads beside the "
+                            "target (its X); --future gives their values over the horizon")
+    group.add_argument("--future", metavar="FILE.csv",
+                       help="CSV file with the --covariates' values at exactly the --horizon "
+                            "times that follow the data, in the data's time format and time "
+                            "column (--time-column, or the first column)")
+
+
+def _model_file_options(forecast):
+    group = forecast.add_argument_group("saved models (lstm and gru)")
+    group.add_argument("--save", metavar="MODEL.tsrnn",
+                       help="write the fitted model to this file (lstm and gru only)")
+    group.add_argument("--model-file", metavar="MODEL.tsrnn",
+                       help="forecast with a model written by --save, without fitting: from "
+                            "the end of the data it was fitted on, or, when FILE.csv and "
+                            "--column are given, from that column as context (its covariates "
+                            "and past covariates from the same file)")
 
 
 def _parallel_options(parser):
@@ -232,6 +306,7 @@ def _add_backtest(commands, common):
     )
     _csv_options(backtest, several=True)
     backtest.add_argument("--model", choices=MODEL_NAMES, required=True, help="model")
+    _param_option(backtest)
     backtest.add_argument("--origins", type=_positive_int, default=10,
                           help="number of origins (default: %(default)s)")
     backtest.add_argument("--step", type=_positive_int,
@@ -255,6 +330,30 @@ def _add_backtest(commands, common):
 def _stderr(message):
     if sys.stderr is not None:
         print(message, file=sys.stderr, flush=True)
+
+
+def _forecast_problem(args):
+    """What is wrong with a combination of ``forecast`` options argparse cannot check (None
+    when nothing is); it sets the default model."""
+    if (args.covariates is None) != (args.future is None):
+        return "--covariates and --future go together: the columns, and their future values"
+    if args.model_file is None:
+        if args.file is None or args.column is None:
+            return ("give FILE.csv and --column NAME (the data to fit), or --model-file "
+                    "MODEL.tsrnn to forecast with a saved model")
+        args.model = args.model or "lstm"
+    else:
+        given = [option for option, value in (("--model", args.model), ("--param", args.param),
+                                              ("--save", args.save)) if value is not None]
+        if given:
+            return f"--model-file forecasts with a fitted model: leave out {', '.join(given)}"
+        if (args.file is None) != (args.column is None):
+            return "FILE.csv and --column go together (the context to forecast from)"
+        if args.file is None and (args.plot is not None or args.past_covariates is not None):
+            return "--plot and --past-covariates read FILE.csv: give it with --column"
+    if args.plot is not None and args.column is not None and len(args.column) > 1:
+        return "--plot draws one forecast column: give one --column, or leave out --plot"
+    return None
 
 
 def _error_line(exc):
@@ -299,6 +398,10 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    problem = _forecast_problem(args) if args.command == "forecast" else None
+    if problem is not None:
+        _stderr(f"tsrnn forecast: error: {problem} (tsrnn forecast --help lists the options)")
+        return 2
     if sys.stdout is None:  # started with standard output closed
         _stderr(f"tsrnn {args.command}: error: standard output is closed; redirect it to a "
                 f"file or use --out FILE")
@@ -321,7 +424,11 @@ def main(argv=None):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # the importable module's main: its CommandError is the one the commands raise (this
+    # copy's class is another, and its errors would be reported with their type's name)
+    from tsrnn.cli import main as _main
+
+    sys.exit(_main())
 
 
 def __getattr__(name):

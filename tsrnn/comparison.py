@@ -30,7 +30,8 @@ from tsrnn.metrics import interval_score, mae, naive_scale, scaled_error, smape
 from tsrnn.model_selection import backtest, rolling_origins
 
 __all__ = ["run_comparison", "format_comparison", "make_forecaster", "describe_model",
-           "choose_markov_differences", "describe_fitted", "fit_timed", "resolve_models", "require_season",
+           "choose_markov_differences", "describe_fitted", "fit_timed", "params_text",
+           "resolve_models", "require_season",
            "ComparisonResult", "DEFAULT_ORIGINS", "DEFAULT_CONTEXT", "DEFAULT_TRAIN_FRACTION",
            "Preset", "PRESETS", "MODEL_NAMES", "MODEL_LABELS"]
 
@@ -217,8 +218,11 @@ def make_forecaster(name, random_state=0, missing="raise", verbose=0, arima_para
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
 
 
-def describe_model(name, model):
+def describe_model(name, model, params=None):
     """One line naming the forecaster behind ``name`` and its settings, for progress messages.
+
+    ``params`` are the parameters set on top of :func:`make_forecaster`'s (the
+    ``model_params`` of :func:`run_comparison`): the line names them.
 
     Examples
     --------
@@ -227,14 +231,33 @@ def describe_model(name, model):
     "MarkovForecaster(differences=1, n_states='auto')"
     >>> describe_model("arima", make_forecaster("arima", season_length=12))
     "ARIMAForecaster(order='auto', season_length=12, harmonics='auto')"
+    >>> describe_model("gru", make_forecaster("gru"), {"hidden_size": 8})
+    "RNNForecaster(cell='gru', hidden_size=8)"
     """
-    params = model.get_params()
-    if name == "arima" and params["season_length"] is not None:
-        extra = f", season_length={params['season_length']:.4g}, harmonics={params['harmonics']!r}"
-        if params["trend"] is not None:
-            extra += f", trend={params['trend']!r}"
-        return f"ARIMAForecaster(order='auto'{extra})"
-    return _DESCRIPTIONS[name].format(**params)
+    if params and name in ("lstm", "gru"):  # no longer "default parameters"
+        return f"RNNForecaster(cell={name!r}, {params_text(params)})"
+    settings = model.get_params()
+    if name == "arima" and settings["season_length"] is not None:
+        extra = (f", season_length={settings['season_length']:.4g}, "
+                 f"harmonics={settings['harmonics']!r}")
+        if settings["trend"] is not None:
+            extra += f", trend={settings['trend']!r}"
+        text = f"ARIMAForecaster(order='auto'{extra})"
+    else:
+        text = _DESCRIPTIONS[name].format(**settings)
+    return text + (f", with {params_text(params)}" if params else "")
+
+
+def params_text(params):
+    """``name=value`` pairs, comma separated, values as Python literals.
+
+    Examples
+    --------
+    >>> from tsrnn.comparison import params_text
+    >>> params_text({"hidden_size": 8, "dtype": "float64"})
+    "hidden_size=8, dtype='float64'"
+    """
+    return ", ".join(f"{key}={value!r}" for key, value in params.items())
 
 
 def choose_markov_differences(y, alpha=0.05):
@@ -605,7 +628,29 @@ def _fit_size(name, limit, n_train):
     return f"{n_train:,} observations"
 
 
-def _notes(y, models, fitted, protocol, random_state, season_length, interval_problems):
+def _params_notes(models, model_params, random_state):
+    """Lines naming the parameters set on each model; the RNNs without any get one line
+    saying they ran with their defaults."""
+    notes = []
+    defaults = [name for name in models if name in ("lstm", "gru") and not model_params.get(name)]
+    if defaults:
+        notes.append(f"{', '.join(defaults)}: RNNForecaster with its default parameters "
+                     f"(random_state={random_state}).")
+    for name in models:
+        params = model_params.get(name)
+        if not params:
+            continue
+        if name in ("lstm", "gru"):
+            seed = "" if "random_state" in params else f", random_state={random_state}"
+            notes.append(f"{name}: RNNForecaster with {params_text(params)}{seed}, other "
+                         f"parameters default.")
+        else:
+            notes.append(f"{MODEL_LABELS[name]}: parameters set: {params_text(params)}.")
+    return notes
+
+
+def _notes(y, models, fitted, protocol, random_state, season_length, interval_problems,
+           model_params):
     """Lines under the table: what each model was and how missing values were handled."""
     n_train = protocol.n_train
     notes = []
@@ -618,16 +663,14 @@ def _notes(y, models, fitted, protocol, random_state, season_length, interval_pr
     freq = index_step(y.index)
     if "arima" in models:
         notes.append(_arima_note(fitted["arima"], n_train, freq))
-    rnns = [name for name in models if name in ("lstm", "gru")]
-    if rnns:
-        notes.append(f"{', '.join(rnns)}: RNNForecaster with its default parameters "
-                     f"(random_state={random_state}).")
+    notes.extend(_params_notes(models, model_params, random_state))
     if "markov" in models:
         notes.append(f"markov: {describe_fitted('markov', fitted['markov'])}")
     if "seasonal" in models:
-        span = describe_steps(season_length, freq)
+        season = fitted["seasonal"].season_length  # model_params may have set another
+        span = describe_steps(season, freq)
         notes.append(f"seasonal naive: NaiveForecaster(strategy='seasonal', season_length="
-                     f"{int(round(season_length))}), the value one season{f' ({span})' if span else ''} "
+                     f"{season}), the value one season{f' ({span})' if span else ''} "
                      f"before.")
     return notes
 
@@ -636,7 +679,7 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
                    train_fraction=DEFAULT_TRAIN_FRACTION, context_length=DEFAULT_CONTEXT,
                    random_state=0, arima_params=None, season_length=None,
                    markov_differences="auto", coverage=0.9, title="", progress=False,
-                   log=None, n_jobs=None):
+                   log=None, n_jobs=None, model_params=None):
     """Fit each model once on the start of ``y`` and score rolling forecasts over the rest.
 
     Protocol: every model is fitted on the first ``train_fraction`` of ``y`` (timed), then
@@ -687,6 +730,10 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
         inside ``joblib.parallel_config(backend="dask")`` on a Dask cluster). The scores are
         those of the serial run; ``predict_seconds`` is then wall time per origin, shorter
         than one forecast takes.
+    model_params : dict of str to dict, optional
+        Per model name, parameters set on its forecaster (``set_params``) after
+        :func:`make_forecaster` builds it, e.g. ``{"gru": {"hidden_size": 32}}``; the log and
+        the notes name them.
 
     Returns
     -------
@@ -708,6 +755,7 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
     [['naive', 1], ['markov', 1], ['naive', 5], ['markov', 5]]
     """
     log = log or (lambda message: None)
+    model_params = model_params or {}
     models = resolve_models(models, season_length)
     protocol = _make_protocol(y, horizons, n_origins, train_fraction, context_length,
                               coverage, n_jobs)
@@ -720,8 +768,10 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
                                     verbose=int(bool(progress)), arima_params=arima_params,
                                     season_length=season_length,
                                     markov_differences=markov_differences)
+            params = model_params.get(name, {})
+            model.set_params(**params)
             label = MODEL_LABELS[name]
-            log(f"[{k}/{len(models)}] {label}: fitting {describe_model(name, model)} on "
+            log(f"[{k}/{len(models)}] {label}: fitting {describe_model(name, model, params)} on "
                 f"{_fit_size(name, limit, n_train)}")
             model_rows, forecasts[label], step_mae[label], problem = _evaluate(
                 model, label, protocol, progress, log)
@@ -739,7 +789,7 @@ def run_comparison(y, models=None, horizons=(36, 180), n_origins=DEFAULT_ORIGINS
         origin_step=protocol.origin_step, n_train=n_train,
         context_length=protocol.context_length, scale=protocol.scale,
         notes=_notes(y, models, fitted, protocol, random_state, season_length,
-                     interval_problems),
+                     interval_problems, model_params),
         title=title, value_label=str(y.name) if y.name is not None else "",
         step_note=f" (1 step = {describe_steps(1, freq)})" if freq is not None else "",
         coverage=protocol.coverage, season_length=season_length,
