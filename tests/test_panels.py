@@ -283,3 +283,25 @@ def test_a_model_fitted_on_two_ecg_records_forecasts_a_third_series_from_context
     assert forecast.index[0] == third.index[-1] + third.index.freq
     assert np.isfinite(forecast).all()
     assert abs(forecast.mean() - third.iloc[-500:].mean()) < 3 * third.iloc[-500:].std()
+
+
+def test_cli_compare_of_several_files_prints_each_and_their_mean(capsys, hourly_file, tmp_path):
+    from tsrnn.cli import main
+
+    second = tmp_path / "hr2.csv"
+    frame = pd.read_csv(hourly_file)
+    frame.assign(hr=frame.hr * 3).to_csv(second, index=False)
+    out_file = tmp_path / "table.csv"
+    code = main(["compare", "--csv", str(hourly_file), str(second), "--column", "hr",
+                 "--models", "naive", "--horizons", "3", "--origins", "4", "-q",
+                 "--out", str(out_file)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Mean over the 2 files (each file counts once):" in captured.out
+    table = pd.read_csv(out_file)
+    assert table.columns[0] == "file" and set(table.file) == {str(hourly_file), str(second)}
+    mase = table.groupby("file").mase.first()
+    assert mase[str(hourly_file)] == pytest.approx(mase[str(second)])  # MASE ignores the scale
+    assert main(["compare", "--csv", str(hourly_file), str(second), "--column", "hr",
+                 "--plot", str(tmp_path / "c.png")]) != 0
+    assert "--plot draws the comparison of one file" in capsys.readouterr().err

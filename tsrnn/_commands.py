@@ -112,13 +112,13 @@ def _compare_preset(args):
     return PRESETS[args.dataset or "ecg"]
 
 
-def _compare_data(args, preset, log):
-    """The series ``compare`` runs on, and its title."""
-    if args.csv is not None:
-        data = read_source(args.csv, args.column, args.time_column, args.freq)
+def _compare_data(args, preset, log, path=None):
+    """The series ``compare`` runs on (the file ``path``, or the preset's), and its title."""
+    if path is not None:
+        data = read_source(path, args.column, args.time_column, args.freq)
         for note in data.notes:
-            log(f"note: {args.csv}: {note}")
-        return data.series, f"{args.csv}, column {args.column!r}"
+            log(f"note: {path}: {note}")
+        return data.series, f"{path}, column {args.column!r}"
     return preset.load(), preset.description
 
 
@@ -143,13 +143,31 @@ def _cmd_compare(args):
     check_output_dir(args.out)
     check_output_dir(args.plot)
     preset = _compare_preset(args)
+    files = list(dict.fromkeys(args.csv)) if args.csv is not None else [None]
+    if len(files) > 1 and args.plot is not None:
+        raise CommandError("--plot draws the comparison of one file; give one --csv FILE")
     # --param checked on the models the options name, before any data is read
     _compare_params(args, preset, _provisional_models(args, preset),
                     args.season_length or preset.season_length)
-    y, title = _compare_data(args, preset, log)
+    results = []
+    for number, path in enumerate(files):
+        if number:
+            sys.stdout.write("\n")
+        results.append(_compare_one(args, preset, path, log))
+        sys.stdout.write(format_comparison(results[-1]))
+        sys.stdout.flush()
+    if len(files) > 1:
+        _print_pooled_comparison(files, results)
+    _write_comparison(args, results, files, log)
+    return 0
+
+
+def _compare_one(args, preset, path, log):
+    """The comparison on one file (or the preset's data)."""
+    y, title = _compare_data(args, preset, log, path)
     horizons = args.horizons if args.horizons else preset.horizons
     season_length = args.season_length or preset.season_length
-    if season_length is None and args.csv is not None:
+    if season_length is None and path is not None:
         season_length = _detected_season(y, args.train_fraction, log)
     seasonal = season_length is not None and preset.season_length is None
     default = list(preset.models) + (["seasonal"] if seasonal else [])
@@ -169,21 +187,39 @@ def _cmd_compare(args):
             progress=_show_bars(args), log=log, n_jobs=args.n_jobs, model_params=model_params,
         )
     log(f"done in {time.perf_counter() - start:.0f} s")
-    _write_comparison(args, result, log)
-    return 0
+    return result
 
 
-def _write_comparison(args, result, log):
-    """The table on standard output, and the --out and --plot files."""
-    sys.stdout.write(format_comparison(result))
-    sys.stdout.flush()
+def _print_pooled_comparison(files, results):
+    """Each model's scores averaged over the files (each file counts once)."""
+    tables = pd.concat([r.table for r in results], ignore_index=True)
+    columns = [c for c in ("mase", "smape", "coverage", "msis") if c in tables.columns]
+    pooled = tables.groupby(["model", "horizon"], sort=False)[columns].mean()
+    shown = pooled.reset_index().rename(columns={"mase": "MASE", "smape": "sMAPE %",
+                                                 "coverage": "cover %", "msis": "MSIS"})
+    if "cover %" in shown.columns:
+        shown["cover %"] = 100 * shown["cover %"]
+    print()
+    print(f"Mean over the {len(files)} files (each file counts once):")
+    print()
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def _write_comparison(args, results, files, log):
+    """The --out (a file column with several files) and --plot files."""
     if args.out is not None:
-        result.table.to_csv(args.out, index=False)
+        if len(results) == 1:
+            table = results[0].table
+        else:
+            table = pd.concat([r.table.assign(file=str(f)) for r, f in zip(results, files)],
+                              ignore_index=True)
+            table = table[["file"] + [c for c in table.columns if c != "file"]]
+        table.to_csv(args.out, index=False)
         log(f"table written to {args.out}")
     if args.plot is not None:
         from tsrnn.plotting import plot_comparison
 
-        plot_comparison(result, args.plot)
+        plot_comparison(results[0], args.plot)
         log(f"figure written to {args.plot}")
 
 

@@ -195,9 +195,9 @@ def _add_compare(commands, common):
     source.add_argument("--dataset", choices=("ecg", "co2"),
                         help="embedded data set: ecg (MIT-BIH record 208, 360 Hz) or co2 "
                              "(Mauna Loa, weekly)")
-    source.add_argument("--csv", metavar="FILE",
+    source.add_argument("--csv", metavar="FILE", nargs="+",
                         help="compare on a column of this CSV file (or a channel of this WFDB "
-                             "record)")
+                             "record); several: a table each, then their mean")
     source.add_argument("--column", metavar="NAME",
                         help="the CSV column (or the record's channel) to forecast")
     source.add_argument("--time-column", metavar="NAME",
