@@ -91,20 +91,61 @@ def kernels(package="", flags=()):
     """
     names = [os.path.basename(path)[:-4] for path in sources]
     prefix = "tsrnn._kernels" + (f".{package}" if package else "")
-    extensions = [
-        Extension(f"{prefix}.{name}", [path],
-                  include_dirs=[np.get_include(), "tsrnn/_kernels"],
-                  extra_compile_args=compile_args + list(flags))
-        for name, path in zip(names, sources)
-        if not (package and name == "_cpu")
-    ]
     # debug C (bounds checks) goes elsewhere: cythonize reuses C files by date, not directives
     folder = os.path.join("build", "cython-debug" if DEBUG else "cython", package or "baseline")
-    built = cythonize(extensions, compiler_directives=directives, build_dir=folder,
-                      nthreads=os.cpu_count() or 1)
+    fresh, stale = [], []
+    for name, path in zip(names, sources):
+        if package and name == "_cpu":
+            continue
+        extension = Extension(f"{prefix}.{name}", [path],
+                              include_dirs=[np.get_include(), "tsrnn/_kernels"],
+                              extra_compile_args=compile_args + list(flags))
+        generated = os.path.join(folder, path[:-4] + ".c")
+        if _generated_is_current(generated, path):
+            extension.sources = [generated]
+            fresh.append(extension)
+        else:
+            stale.append((extension, generated, path))
+    built = fresh
+    if stale:
+        built += cythonize([e for e, _, _ in stale], compiler_directives=directives,
+                           build_dir=folder, nthreads=os.cpu_count() or 1)
+        for _, generated, path in stale:
+            _record_key(generated, path)
     for extension in built:
         extension.simd_flags = list(flags)
     return built
+
+
+def _source_key(pyx):
+    """What the C generated from ``pyx`` depends on: its text, the package's own .pxd and .h
+    files, Cython's version and the directives (not the dates of the installed packages' .pxd
+    files, which a fresh build environment renews: comparing dates there made every
+    ``pip install`` translate and compile everything again)."""
+    import hashlib
+
+    import Cython
+
+    digest = hashlib.sha256()
+    digest.update(f"{Cython.__version__} {sorted(directives.items())}".encode())
+    for name in [pyx] + sorted(glob.glob("tsrnn/_kernels/*.pxd") + glob.glob("tsrnn/_kernels/*.h")):
+        with open(name, "rb") as handle:
+            digest.update(name.encode() + b"\0" + handle.read())
+    return digest.hexdigest()
+
+
+def _generated_is_current(generated, pyx):
+    try:
+        with open(generated + ".key") as handle:
+            return os.path.exists(generated) and handle.read() == _source_key(pyx)
+    except OSError:
+        return False
+
+
+def _record_key(generated, pyx):
+    if os.path.exists(generated):
+        with open(generated + ".key", "w") as handle:
+            handle.write(_source_key(pyx))
 
 
 extensions = kernels()
