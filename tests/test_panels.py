@@ -305,3 +305,17 @@ def test_cli_compare_of_several_files_prints_each_and_their_mean(capsys, hourly_
     assert main(["compare", "--csv", str(hourly_file), str(second), "--column", "hr",
                  "--plot", str(tmp_path / "c.png")]) != 0
     assert "--plot draws the comparison of one file" in capsys.readouterr().err
+
+
+def test_parallel_workers_run_the_kernels_on_one_thread_each():
+    import tsrnn
+
+    def threads(truth, forecast):
+        return float(tsrnn.get_num_threads())
+
+    serial = backtest(NaiveForecaster(), patients()["p1"], horizon=2, n_origins=2,
+                      metrics={"threads": threads})
+    parallel = backtest(NaiveForecaster(), patients()["p1"], horizon=2, n_origins=2,
+                        metrics={"threads": threads}, n_jobs=2)
+    assert serial["threads"].tolist() == [float(tsrnn.get_num_threads())] * 2
+    assert parallel["threads"].tolist() == [1.0, 1.0]

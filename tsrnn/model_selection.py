@@ -218,12 +218,28 @@ def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length
     return scores, prediction, bounds
 
 
+def _one_thread_each(task, item):
+    """``task(item)`` in a parallel worker: the kernels and BLAS on one thread each, so that
+    the workers, not threads inside each, share the cores."""
+    from tsrnn._threads import get_num_threads, set_num_threads, single_threaded_blas
+
+    previous = get_num_threads()
+    set_num_threads(1)
+    try:
+        with single_threaded_blas():
+            return task(item)
+    finally:
+        set_num_threads(previous)
+
+
 def _run_origins(task, origins, n_jobs, progress):
     """``task(t)`` for every origin, in order, through joblib: serially by default, with
     ``n_jobs`` workers, or on whatever backend ``joblib.parallel_config`` sets (e.g. a Dask
     cluster with ``backend="dask"``)."""
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, effective_n_jobs
 
+    if effective_n_jobs(n_jobs) > 1:  # workers x kernel threads must not exceed the cores
+        task = functools.partial(_one_thread_each, task)
     iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(task)(t) for t in origins)
     if progress:
@@ -326,7 +342,9 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
         Origins evaluated in parallel with joblib (None or 1: serially; -1: all cores). The
         loop runs on the backend of ``joblib.parallel_config``, so that ``with
         joblib.parallel_config(backend="dask"): backtest(...)`` runs it on a Dask cluster
-        (``pip install "tsrnn[dask]"``), with the same results as serially.
+        (``pip install "tsrnn[dask]"``), with the same results as serially. With more than
+        one worker each runs the kernels and BLAS on one thread, so that workers times
+        threads stay within the cores.
     metrics : list of str or dict, optional
         Names among "mae", "rmse", "smape", "mase" (default: all four), or a dict
         ``{name: function(y_true, y_pred[, y_train])}``; a function with a ``y_train``
