@@ -12,7 +12,7 @@ import os
 
 __all__ = ["set_num_threads", "get_num_threads", "threads_for", "single_threaded_blas",
            "blas_single_threaded", "blas_for", "MIN_ROWS_PER_THREAD",
-           "MIN_STEP_WORK_PER_THREAD"]
+           "MIN_STEP_WORK_PER_THREAD", "one_thread_each"]
 
 # Threads split the batch. They pay only with enough rows and enough arithmetic per step for
 # each (see benchmarks/bench_kernels.py: small batches and small hidden sizes gain nothing from
@@ -130,3 +130,16 @@ def blas_for(threads):
     thread anyway).
     """
     return single_threaded_blas() if threads > 1 else contextlib.nullcontext()
+
+
+def one_thread_each(task, item):
+    """``task(item)`` in a parallel worker (joblib's processes, a Dask worker): the kernels
+    and BLAS on one thread each, so that the workers, not threads inside each, share the
+    cores. Use as ``functools.partial(one_thread_each, task)``."""
+    previous = get_num_threads()
+    set_num_threads(1)
+    try:
+        with single_threaded_blas():
+            return task(item)
+    finally:
+        set_num_threads(previous)

@@ -180,8 +180,14 @@ def _score_setting(candidate, y, X, horizon, origin_args, metrics, catch):
 def _run_settings(task, candidates, n_jobs, progress):
     """``task(candidate)`` for every setting, in order, through joblib (its configured
     backend, e.g. Dask, with ``n_jobs``)."""
-    from joblib import Parallel, delayed
+    import functools
 
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    from tsrnn._threads import one_thread_each
+
+    if effective_n_jobs(n_jobs) > 1:  # workers x kernel threads must not exceed the cores
+        task = functools.partial(one_thread_each, task)
     iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(task)(candidate) for candidate in candidates)
     if progress:

@@ -17,6 +17,7 @@ from ._checks import check_int, check_option
 from ._input import check_coverage, check_horizon, to_table
 from .metrics import NAN_POLICIES, interval_score, interval_width, mae, mase, rmse, smape
 from .metrics import coverage as coverage_score
+from ._threads import one_thread_each
 from .panel import ID, is_long_frame, split_panel
 
 __all__ = ["backtest", "rolling_origins", "summarize_backtest", "grid_search",
@@ -218,20 +219,6 @@ def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length
     return scores, prediction, bounds
 
 
-def _one_thread_each(task, item):
-    """``task(item)`` in a parallel worker: the kernels and BLAS on one thread each, so that
-    the workers, not threads inside each, share the cores."""
-    from tsrnn._threads import get_num_threads, set_num_threads, single_threaded_blas
-
-    previous = get_num_threads()
-    set_num_threads(1)
-    try:
-        with single_threaded_blas():
-            return task(item)
-    finally:
-        set_num_threads(previous)
-
-
 def _run_origins(task, origins, n_jobs, progress):
     """``task(t)`` for every origin, in order, through joblib: serially by default, with
     ``n_jobs`` workers, or on whatever backend ``joblib.parallel_config`` sets (e.g. a Dask
@@ -239,7 +226,7 @@ def _run_origins(task, origins, n_jobs, progress):
     from joblib import Parallel, delayed, effective_n_jobs
 
     if effective_n_jobs(n_jobs) > 1:  # workers x kernel threads must not exceed the cores
-        task = functools.partial(_one_thread_each, task)
+        task = functools.partial(one_thread_each, task)
     iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(task)(t) for t in origins)
     if progress:
