@@ -202,3 +202,29 @@ def test_closed_loop_forward_checks_its_arguments():
                                         net.head.params["bias"], y, None, teacher,
                                         np.zeros((B, 1), np.float32), True, True,
                                         np.empty((T, B, 1), np.float32))
+
+
+def test_the_default_thread_count_yields_cores_other_processes_keep_busy(monkeypatch):
+    monkeypatch.delenv("TSRNN_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threads_module, "_num_threads", None)
+    monkeypatch.setattr(threads_module, "_default_threads", 2)
+    for elsewhere, expected in ((0.0, 2), (0.5, 2), (0.7, 1), (1.6, 1), (5.0, 1)):
+        monkeypatch.setattr(threads_module, "_busy_elsewhere", lambda e=elsewhere: e)
+        assert threads_module.threads_for(10 ** 6) == expected, elsewhere
+    threads_module.set_num_threads(2)  # an explicit setting is kept whatever the load
+    try:
+        assert threads_module.threads_for(10 ** 6) == 2
+    finally:
+        threads_module.set_num_threads(None)
+
+
+def test_busy_elsewhere_counts_other_processes_not_this_one():
+    import time
+
+    threads_module._load["time"] = None
+    threads_module._busy_elsewhere()
+    start = time.monotonic()
+    while time.monotonic() - start < 0.3:  # this process busy: not counted
+        pass
+    assert threads_module._busy_elsewhere() < 0.6

@@ -9,6 +9,7 @@ with :func:`blas_single_threaded` (or use the :func:`single_threaded_blas` conte
 import contextlib
 import functools
 import os
+import time
 
 __all__ = ["set_num_threads", "get_num_threads", "threads_for", "single_threaded_blas",
            "blas_single_threaded", "blas_for", "MIN_ROWS_PER_THREAD",
@@ -23,6 +24,12 @@ MIN_STEP_WORK_PER_THREAD = 65536
 _num_threads = None
 _default_threads = None
 _controller = None
+
+# How often the default thread count looks at what other processes use, and how much of a
+# core they may keep busy before a kernel thread makes way for them (see _busy_elsewhere).
+LOAD_SAMPLE_SECONDS = 0.1
+YIELD_AT_BUSY_CORES = 0.6
+_load = {"time": None, "busy_ticks": 0, "own_seconds": 0.0, "others": 0.0}
 
 
 def set_num_threads(n):
@@ -88,12 +95,43 @@ def threads_for(rows, step_work=None):
     Returns
     -------
     int
-        At least 1, at most :func:`get_num_threads`.
+        At least 1, at most :func:`get_num_threads`. With the default thread count (neither
+        :func:`set_num_threads` nor ``TSRNN_NUM_THREADS``), also at most the cores other
+        processes left free over the last tenth of a second: keeping them all for one
+        region on a busy machine makes it many times slower than one thread.
     """
     threads = min(get_num_threads(), rows // MIN_ROWS_PER_THREAD)
     if step_work is not None:
         threads = min(threads, step_work // MIN_STEP_WORK_PER_THREAD)
+    if threads > 1 and _num_threads is None and not os.environ.get("TSRNN_NUM_THREADS"):
+        # the default yields the cores other processes keep busy: a region's threads meet at
+        # a barrier after every step, and one preempted thread holds the others back for a
+        # whole time slice (benchmarks/bench_setup.py, "a busy machine")
+        taken = int(_busy_elsewhere() + 1 - YIELD_AT_BUSY_CORES)  # cores busy >= 60 %
+        threads = min(threads, max(1, (os.cpu_count() or 1) - taken))
     return max(1, threads)
+
+
+def _busy_elsewhere():
+    """Cores that other processes kept busy since the last sample (Linux: ``/proc/stat``
+    against this process's own CPU time), sampled at most every ``LOAD_SAMPLE_SECONDS``; 0
+    where it cannot be read."""
+    now = time.monotonic()
+    if _load["time"] is not None and now - _load["time"] < LOAD_SAMPLE_SECONDS:
+        return _load["others"]
+    try:
+        with open("/proc/stat") as handle:
+            ticks = [int(v) for v in handle.readline().split()[1:8]]
+        tick_seconds = 1.0 / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError, IndexError):
+        return 0.0
+    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+    own = sum(os.times()[:2])
+    if _load["time"] is not None:
+        elsewhere = (busy - _load["busy_ticks"]) * tick_seconds - (own - _load["own_seconds"])
+        _load["others"] = max(0.0, elsewhere / (now - _load["time"]))
+    _load.update(time=now, busy_ticks=busy, own_seconds=own)
+    return _load["others"]
 
 
 def single_threaded_blas():
