@@ -28,7 +28,7 @@ _controller = None
 # How often the default thread count looks at what other processes use, and how much of a
 # core they may keep busy before a kernel thread makes way for them (see _busy_elsewhere).
 LOAD_SAMPLE_SECONDS = 0.1
-YIELD_AT_BUSY_CORES = 0.6
+YIELD_AT_BUSY_CORES = 0.3
 _load = {"time": None, "busy_ticks": 0, "own_seconds": 0.0, "others": 0.0}
 
 
@@ -107,7 +107,9 @@ def threads_for(rows, step_work=None):
         # the default yields the cores other processes keep busy: a region's threads meet at
         # a barrier after every step, and one preempted thread holds the others back for a
         # whole time slice (benchmarks/bench_setup.py, "a busy machine")
-        taken = int(_busy_elsewhere() + 1 - YIELD_AT_BUSY_CORES)  # cores busy >= 60 %
+        # a core counts as taken when others keep it busy 30 % of the time: well below the
+        # two-thirds a spinning process gets beside two kernel threads on two cores
+        taken = int(_busy_elsewhere() + 1 - YIELD_AT_BUSY_CORES)
         threads = min(threads, max(1, (os.cpu_count() or 1) - taken))
     return max(1, threads)
 
