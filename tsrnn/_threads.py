@@ -33,7 +33,8 @@ _load = {"time": None, "busy_ticks": 0, "own_seconds": 0.0, "others": 0.0}
 
 
 def set_num_threads(n):
-    """Use at most ``n`` threads in the kernels (default: the cores this process may use).
+    """Use at most ``n`` threads in the kernels (default: the cores this process may use,
+    less those other processes keep busy; an explicit ``n`` is used whatever the load).
 
     Parameters
     ----------
