@@ -60,3 +60,31 @@ def test_ordinary_gaps_are_still_inserted(tmp_path):
     path.write_text("t,hr\n0,1\n1,2\n2,3\n10,4\n")
     data = csv_reader.read_csv_series(path, "hr")
     assert len(data.series) == 11 and data.series.isna().sum() == 7
+
+
+@pytest.mark.parametrize("params", [{"hidden_size": 200_000}, {"num_layers": 200_000},
+                                    {"n_models": 10 ** 6, "hidden_size": 4}])
+def test_a_network_too_large_for_memory_is_refused_before_allocating(params):
+    from tsrnn import RNNForecaster
+
+    with pytest.raises(ValueError, match="tsrnn._input.MAX_NETWORK_BYTES"):
+        RNNForecaster(max_epochs=1, **params).fit(np.sin(np.arange(300) / 5))
+
+
+def test_the_network_size_limit_can_be_raised(monkeypatch):
+    from tsrnn import RNNForecaster
+
+    monkeypatch.setattr(_input, "MAX_NETWORK_BYTES", 1000)
+    with pytest.raises(ValueError, match="more than the limit"):
+        RNNForecaster(hidden_size=4, max_epochs=1).fit(np.sin(np.arange(300) / 5))
+
+
+@pytest.mark.parametrize("params", [{"hidden_size": 200_000}, {"num_layers": 10 ** 6}])
+def test_a_window_estimator_too_large_for_memory_is_refused(params):
+    from tsrnn.sequence import RNNRegressor
+
+    X = np.random.default_rng(0).normal(size=(40, 10, 2))
+    model = RNNRegressor(max_epochs=1, **params)
+    with pytest.raises(ValueError, match="tsrnn._input.MAX_NETWORK_BYTES"):
+        model.fit(X, X[:, -1, 0])
+    assert not hasattr(model, "network_")

@@ -219,12 +219,19 @@ def test_the_default_thread_count_yields_cores_other_processes_keep_busy(monkeyp
         threads_module.set_num_threads(None)
 
 
-def test_busy_elsewhere_counts_other_processes_not_this_one():
-    import time
-
-    threads_module._load["time"] = None
-    threads_module._busy_elsewhere()
-    start = time.monotonic()
-    while time.monotonic() - start < 0.3:  # this process busy: not counted
-        pass
-    assert threads_module._busy_elsewhere() < 0.3
+def test_busy_elsewhere_counts_other_processes_not_this_one(monkeypatch):
+    """Two samples 0.2 s apart: the system was busy 0.5 CPU-seconds, this process 0.3 of them,
+    so others kept 1 core busy; within LOAD_SAMPLE_SECONDS the last figure is reused."""
+    clock = {"now": 100.0}
+    system = iter([(1000, 0.01), (1050, 0.01)])
+    own = iter([5.0, 5.3])
+    monkeypatch.setattr(threads_module.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(threads_module, "_system_busy_ticks", lambda: next(system))
+    monkeypatch.setattr(threads_module, "_own_cpu_seconds", lambda: next(own))
+    monkeypatch.setitem(threads_module._load, "time", None)
+    monkeypatch.setitem(threads_module._load, "others", 0.0)
+    assert threads_module._busy_elsewhere() == 0.0  # the first sample has no interval yet
+    clock["now"] += 0.2
+    assert abs(threads_module._busy_elsewhere() - 1.0) < 1e-9
+    clock["now"] += 0.05
+    assert abs(threads_module._busy_elsewhere() - 1.0) < 1e-9  # reused, no new sample

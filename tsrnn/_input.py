@@ -26,12 +26,28 @@ __all__ = ["SeriesLayout", "Table", "Columns", "Context", "to_table", "infer_ste
            "with_index_end", "fill_missing", "split_list", "split_pairs", "item_name",
            "match_columns", "check_aligned", "convert_observations", "exog_name", "wrap",
            "check_horizon",
-           "check_coverage", "check_missing", "MISSING_OPTIONS"]
+           "check_coverage", "check_missing", "MISSING_OPTIONS", "MAX_NETWORK_BYTES",
+           "check_network_bytes"]
 
 MISSING_OPTIONS = ("raise", "interpolate")
 MAX_HORIZON = 100_000
 """Most steps one forecast may ask for: a request is refused before anything is allocated.
 Raise it (``tsrnn._input.MAX_HORIZON = ...``) for a longer forecast."""
+MAX_NETWORK_BYTES = 4 * 2 ** 30
+"""Most memory a fit's networks may take (weights, gradients, optimiser moments and the
+activations of a training window, over all ensemble members): beyond it ``fit`` raises a
+ValueError naming the sizes, before anything is allocated. Raise it
+(``tsrnn._input.MAX_NETWORK_BYTES = ...``) for a larger network."""
+
+
+def check_network_bytes(needed, sizes):
+    """Raise a ValueError when ``needed`` bytes exceed :data:`MAX_NETWORK_BYTES`; ``sizes``
+    says which parameters make them (``"hidden_size=64, num_layers=1"``)."""
+    if needed > MAX_NETWORK_BYTES:
+        raise ValueError(
+            f"the network would need about {needed / 2 ** 30:,.1f} GiB ({sizes}), more than "
+            f"the limit of {MAX_NETWORK_BYTES / 2 ** 30:g} GiB "
+            f"(tsrnn._input.MAX_NETWORK_BYTES): choose smaller sizes, or raise the limit")
 
 
 @dataclass(frozen=True)

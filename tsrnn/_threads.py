@@ -123,18 +123,26 @@ def _busy_elsewhere():
     if _load["time"] is not None and now - _load["time"] < LOAD_SAMPLE_SECONDS:
         return _load["others"]
     try:
-        with open("/proc/stat") as handle:
-            ticks = [int(v) for v in handle.readline().split()[1:8]]
-        tick_seconds = 1.0 / os.sysconf("SC_CLK_TCK")
+        busy, tick_seconds = _system_busy_ticks()
     except (OSError, ValueError, AttributeError, IndexError):
         return 0.0
-    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
-    own = sum(os.times()[:2])
+    own = _own_cpu_seconds()
     if _load["time"] is not None:
         elsewhere = (busy - _load["busy_ticks"]) * tick_seconds - (own - _load["own_seconds"])
         _load["others"] = max(0.0, elsewhere / (now - _load["time"]))
     _load.update(time=now, busy_ticks=busy, own_seconds=own)
     return _load["others"]
+
+
+def _system_busy_ticks():
+    """Clock ticks all CPUs spent busy (not idle or waiting for I/O), and a tick in seconds."""
+    with open("/proc/stat") as handle:
+        ticks = [int(v) for v in handle.readline().split()[1:8]]
+    return sum(ticks) - ticks[3] - ticks[4], 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds():
+    return sum(os.times()[:2])
 
 
 def single_threaded_blas():
