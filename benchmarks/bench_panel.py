@@ -77,6 +77,19 @@ def _mase(y, origins, forecasts, horizons, n_train):
             for h in horizons}
 
 
+def _fitted_scores(model, y, split, horizons, X_past=None, fit_data=None):
+    """Fit ``model`` (on ``fit_data``, default ``y``'s training part; False: it is fitted
+    already) and score its forecasts of ``y`` from the origins of ``split``: (scores, fit
+    seconds or None)."""
+    n_train, origins = split
+    params = {} if X_past is None else {"X_past": X_past.iloc[:n_train]}
+    seconds = None
+    if fit_data is not False:
+        seconds = _timed_fit(model, y.iloc[:n_train] if fit_data is None else fit_data, **params)
+    forecasts = _forecasts(model, y, origins, max(horizons), X_past)
+    return _mase(y, origins, forecasts, horizons, n_train), seconds
+
+
 def _row(part, series, model, seed, scores, fit_seconds):
     return [{"part": part, "series": series, "model": model, "seed": seed, "horizon": h,
              "mase": value, "fit_seconds": fit_seconds} for h, value in scores.items()]
@@ -110,28 +123,19 @@ def pooling(seeds, n_origins, log):
         model = _gru(seed, scaling="context")
         seconds = _timed_fit(model, {n: records[n].iloc[:splits[n][0]] for n in seen})
         for name, y in records.items():
-            n_train, origins = splits[name]
-            scores = _mase(y, origins, _forecasts(model, y, origins, max(horizons)), horizons,
-                           n_train)
+            scores, _ = _fitted_scores(model, y, splits[name], horizons, fit_data=False)
             rows += _row("pooling", name, "global gru (ecg208 + ecg100)", seed, scores, seconds)
             log(f"  pooling {name} global seed {seed}: {scores}")
         for name, y in records.items():
-            n_train, origins = splits[name]
-            own = _gru(seed)
-            seconds_own = _timed_fit(own, y.iloc[:n_train])
-            scores = _mase(y, origins, _forecasts(own, y, origins, max(horizons)), horizons,
-                           n_train)
+            scores, seconds_own = _fitted_scores(_gru(seed), y, splits[name], horizons)
             rows += _row("pooling", name, "gru fitted on this record", seed, scores, seconds_own)
             log(f"  pooling {name} own seed {seed}: {scores}")
     for name, y in records.items():
-        n_train, origins = splits[name]
         for label, model in (("arima", make_forecaster("arima",
                                                        arima_params=PRESETS["ecg"].arima)),
                              ("naive", NaiveForecaster())):
-            seconds = _timed_fit(model, y.iloc[:n_train])
-            scores = _mase(y, origins, _forecasts(model, y, origins, max(horizons)), horizons,
-                           n_train)
-            rows += _row("pooling", name, label, None, scores, seconds)
+            rows += _row("pooling", name, label, None,
+                         *_fitted_scores(model, y, splits[name], horizons))
     return rows
 
 
@@ -142,22 +146,17 @@ def past_covariates(seeds, n_origins, log):
     icu = load_icu()
     y, channels = icu["ABP"], icu[["MCL1", "RESP"]]
     horizons = (25, 125)
-    n_train, origins = _origins(y, max(horizons), n_origins)
+    split = _origins(y, max(horizons), n_origins)
     rows = []
     for seed in seeds:
         for label, X_past in (("gru", None), ("gru + MCL1, RESP as past covariates", channels)):
-            model = _gru(seed, missing="interpolate")
-            params = {} if X_past is None else {"X_past": X_past.iloc[:n_train]}
-            seconds = _timed_fit(model, y.iloc[:n_train], **params)
-            forecasts = _forecasts(model, y, origins, max(horizons), X_past)
-            scores = _mase(y, origins, forecasts, horizons, n_train)
+            scores, seconds = _fitted_scores(_gru(seed, missing="interpolate"), y, split,
+                                             horizons, X_past)
             rows += _row("past covariates", "abp", label, seed, scores, seconds)
             log(f"  past covariates {label} seed {seed}: {scores}")
     model = make_forecaster("arima", arima_params=PRESETS["ecg"].arima)
-    seconds = _timed_fit(model, y.iloc[:n_train])
     rows += _row("past covariates", "abp", "arima", None,
-                 _mase(y, origins, _forecasts(model, y, origins, max(horizons)), horizons,
-                       n_train), seconds)
+                 *_fitted_scores(model, y, split, horizons))
     return rows
 
 

@@ -8,8 +8,8 @@ The worst relative errors are printed in the terminal summary (see conftest.py).
 """
 import numpy as np
 import pytest
-from test_layers import (DTYPES, RTOL, TORCH_VARIANTS, VARIANTS, api, compare_all, dtype_id,
-                         parts, seed_of, shape_id)
+from test_layers import (DTYPES, RTOL, TORCH_VARIANTS, VARIANTS, api, check_finite_differences,
+                         compare_all, dtype_id, parts, run_layer, seed_of, shape_id)
 
 from tsrnn.nn import GRU, LSTM, RNN
 from tsrnn.nn.network import RecurrentNetwork
@@ -54,16 +54,6 @@ def make_problem(variant, shape, dtype, seed):
     dout = rng.normal(size=(T, B, 2 * H)).astype(dtype)
     ds = random_state(variant, L, B, H, rng, dtype, scale=1.0)
     return x, s0, dout, ds
-
-
-def run_layer(layer, x, s0, dout, ds):
-    """forward then backward (s0 None: no initial state, and no gradient on it)."""
-    out, sT = layer.forward(x, None if s0 is None else api(s0))
-    out, sT = np.array(out), tuple(np.array(a) for a in parts(sT))
-    dx, ds0 = layer.backward(dout, api(ds))
-    ds0 = () if s0 is None else tuple(np.array(a) for a in parts(ds0))
-    grads = {k: np.array(v) for k, v in layer.grads.items()}
-    return out, sT, np.array(dx), ds0, grads
 
 
 def run_torch(torch, module, x, s0, dout, ds):
@@ -157,22 +147,9 @@ def test_bidirectional_gradients_match_central_differences(worst_errors, numgrad
                                    seed_of("bidirectional fd", variant, shape))
     layer = new_layer(variant, F, H, L, np.float64, random_state=seed_of(variant, shape))
     params = layer.state_dict()
-    _, _, dx, ds0, grads = run_layer(layer, x, s0, dout, ds)
-
-    def loss():
-        # sum(dout * out) + sum(dstate * final state); reads the perturbed arrays
-        layer.load_state_dict(params)
-        out, sT = layer.forward(x, api(s0))
-        return float(np.sum(dout * out) + sum(np.sum(d * s) for d, s in zip(ds, parts(sT))))
-
-    label = f"bidirectional vs finite differences {variant} float64"
-    worst_errors.check(label, "dx", dx, numgrad(loss, x), 1e-6)
-    for name, arr, analytic in zip(("dh0", "dc0"), s0, ds0):
-        worst_errors.check(label, name, analytic, numgrad(loss, arr), 1e-6)
-    assert set(grads) == set(params)
+    check_finite_differences(worst_errors, numgrad, layer, params, x, s0, dout, ds,
+                             f"bidirectional vs finite differences {variant} float64")
     assert any(name.endswith("_reverse") for name in params)
-    for name in params:
-        worst_errors.check(label, f"grad {name}", grads[name], numgrad(loss, params[name]), 1e-6)
 
 
 # ------------------------------------------------------------------------------------------------

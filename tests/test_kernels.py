@@ -209,6 +209,7 @@ def test_the_default_thread_count_yields_cores_other_processes_keep_busy(monkeyp
     monkeypatch.setattr(threads_module.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(threads_module, "_num_threads", None)
     monkeypatch.setattr(threads_module, "_default_threads", 2)
+    monkeypatch.setattr(threads_module, "_default_from_environment", False)
     for elsewhere, expected in ((0.0, 2), (0.2, 2), (0.4, 1), (1.6, 1), (5.0, 1)):
         monkeypatch.setattr(threads_module, "_busy_elsewhere", lambda e=elsewhere: e)
         assert threads_module.threads_for(10 ** 6) == expected, elsewhere

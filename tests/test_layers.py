@@ -126,12 +126,14 @@ def make_problem(variant, shape, dtype, seed):
 
 
 def run_layer(layer, x, s0, dout, ds):
-    """forward then backward; returns copies of out, final state, dx, dstate0, grads."""
-    out, sT = layer.forward(x, api(s0))
+    """forward then backward; returns copies of out, final state, dx, dstate0, grads (s0
+    None: no initial state, and no gradient on it)."""
+    out, sT = layer.forward(x, None if s0 is None else api(s0))
     out, sT = np.array(out), tuple(np.array(a) for a in parts(sT))
     dx, ds0 = layer.backward(dout, api(ds))
+    ds0 = () if s0 is None else tuple(np.array(a) for a in parts(ds0))
     grads = {k: np.array(v) for k, v in layer.grads.items()}
-    return out, sT, np.array(dx), tuple(np.array(a) for a in parts(ds0)), grads
+    return out, sT, np.array(dx), ds0, grads
 
 
 def run_reference(variant, params, x, s0, dout, ds):
@@ -331,21 +333,29 @@ def test_state_dict_round_trips_through_torch(torch, variant):
 def test_layer_gradients_match_central_differences(worst_errors, numgrad, variant, shape):
     layer, params, x, s0, dout, ds = make_problem(variant, shape, np.float64,
                                                   seed_of("fd", variant, shape))
+    check_finite_differences(worst_errors, numgrad, layer, params, x, s0, dout, ds,
+                             f"layers vs finite differences {variant} float64")
+
+
+def check_finite_differences(worst_errors, numgrad, layer, params, x, s0, dout, ds, label):
+    """Every gradient of ``layer`` (dx, the initial state's, each parameter's) against
+    central differences of sum(dout * out) + sum(dstate * final state); returns the
+    parameter gradients."""
     _, _, dx, ds0, grads = run_layer(layer, x, s0, dout, ds)
 
     def loss():
-        # scalar loss = sum(dout * out) + sum(dstate * final_state); reads the perturbed arrays
+        # reads the perturbed arrays
         layer.load_state_dict(params)
         out, sT = layer.forward(x, api(s0))
         return float(np.sum(dout * out) + sum(np.sum(d * s) for d, s in zip(ds, parts(sT))))
 
-    label = f"layers vs finite differences {variant} float64"
     worst_errors.check(label, "dx", dx, numgrad(loss, x), 1e-6)
     for name, arr, analytic in zip(("dh0", "dc0"), s0, ds0):
         worst_errors.check(label, name, analytic, numgrad(loss, arr), 1e-6)
     assert set(grads) == set(params)
     for name in params:
         worst_errors.check(label, f"grad {name}", grads[name], numgrad(loss, params[name]), 1e-6)
+    return grads
 
 
 # ------------------------------------------------------------------------------------------------

@@ -117,19 +117,25 @@ def test_a_signal_interrupts_a_long_inference_run_between_chunks(monkeypatch):
     import tsrnn.nn.network as network_module
 
     kernel = network_module._closed_loop.closed_loop_forward
-    calls = []
+    calls, interrupt = [], {"on": False}
 
-    def interrupted_kernel(*args):
+    def counted_kernel(*args):
         calls.append(1)
         kernel(*args)
-        os.kill(os.getpid(), signal.SIGINT)  # as a user pressing Ctrl-C during this piece
+        if interrupt["on"]:
+            os.kill(os.getpid(), signal.SIGINT)  # as a user pressing Ctrl-C during this piece
 
     monkeypatch.setattr(network_module, "INFERENCE_CHUNK_STEPS", 10)
-    monkeypatch.setattr(network_module._closed_loop, "closed_loop_forward", interrupted_kernel)
+    monkeypatch.setattr(network_module._closed_loop, "closed_loop_forward", counted_kernel)
     net = RecurrentNetwork("gru", 1, 0, 3, 1, dtype=np.float64, random_state=0)
+    args = (np.zeros((1000, 1, 1)), np.zeros((1000, 1), bool))
+    net.run(*args, first_pred=np.zeros((1, 1)))
+    assert len(calls) == 100  # 1,000 steps in pieces of 10
+    calls.clear()
+    interrupt["on"] = True
     with pytest.raises(KeyboardInterrupt):
-        net.run(np.zeros((1000, 1, 1)), np.zeros((1000, 1), bool), first_pred=np.zeros((1, 1)))
-    assert len(calls) <= 2
+        net.run(*args, first_pred=np.zeros((1, 1)))
+    assert len(calls) <= 2  # stopped after the piece that was running, not after 100
 
 
 @pytest.mark.parametrize("cell, options", VARIANTS, ids=IDS)

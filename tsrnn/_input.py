@@ -27,7 +27,7 @@ __all__ = ["SeriesLayout", "Table", "Columns", "Context", "to_table", "infer_ste
            "match_columns", "check_aligned", "convert_observations", "exog_name", "wrap",
            "check_horizon",
            "check_coverage", "check_missing", "MISSING_OPTIONS", "MAX_NETWORK_BYTES",
-           "check_network_bytes"]
+           "check_network_bytes", "training_bytes"]
 
 MISSING_OPTIONS = ("raise", "interpolate")
 MAX_HORIZON = 100_000
@@ -38,6 +38,23 @@ MAX_NETWORK_BYTES = 4 * 2 ** 30
 activations of a training window, over all ensemble members): beyond it ``fit`` raises a
 ValueError naming the sizes, before anything is allocated. Raise it
 (``tsrnn._input.MAX_NETWORK_BYTES = ...``) for a larger network."""
+
+
+_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def training_bytes(cell, n_inputs, hidden_size, num_layers, batch, steps, dtype,
+                   directions=1, n_outputs=1):
+    """Estimated bytes of one recurrent network in training: weights, gradients and two
+    optimiser moments, and the activations (gates, states and their gradients) of a window of
+    ``steps`` over ``batch`` rows, in every layer and direction."""
+    G, H, L = _GATES[cell], hidden_size, num_layers
+    weights = directions * (G * H * (n_inputs + H + 2)
+                            + (L - 1) * G * H * (directions * H + H + 2) + H * n_outputs)
+    activations = steps * batch * L * directions * (G + 4) * H
+    # measured peaks were 2-3 times the arrays counted here, plus some 20 KiB a layer
+    return (3 * np.dtype(dtype).itemsize * (4 * weights + activations)
+            + L * directions * 32 * 2 ** 10)
 
 
 def check_network_bytes(needed, sizes):

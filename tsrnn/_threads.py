@@ -23,6 +23,7 @@ MIN_STEP_WORK_PER_THREAD = 65536
 
 _num_threads = None
 _default_threads = None
+_default_from_environment = False
 _controller = None
 
 # How often the default thread count looks at what other processes use, and how much of a
@@ -61,11 +62,12 @@ def get_num_threads():
     use, read on the first call (every kernel call asks, and the system call costs a few
     microseconds of a streaming step).
     """
-    global _default_threads
+    global _default_threads, _default_from_environment
     if _num_threads is not None:
         return _num_threads
     if _default_threads is None:
         _default_threads = _threads_from_environment()
+        _default_from_environment = bool(os.environ.get("TSRNN_NUM_THREADS"))
     return _default_threads
 
 
@@ -104,7 +106,7 @@ def threads_for(rows, step_work=None):
     threads = min(get_num_threads(), rows // MIN_ROWS_PER_THREAD)
     if step_work is not None:
         threads = min(threads, step_work // MIN_STEP_WORK_PER_THREAD)
-    if threads > 1 and _num_threads is None and not os.environ.get("TSRNN_NUM_THREADS"):
+    if threads > 1 and _num_threads is None and not _default_from_environment:
         # the default yields the cores other processes keep busy: a region's threads meet at
         # a barrier after every step, and one preempted thread holds the others back for a
         # whole time slice (benchmarks/bench_setup.py, "a busy machine")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._input import check_horizon
-from .model_selection import backtest
+from .model_selection import backtest, run_tasks
 
 __all__ = ["grid_search", "GridSearchResult"]
 
@@ -175,26 +175,6 @@ def _score_setting(candidate, y, X, horizon, origin_args, metrics, catch):
             raise
         return _Outcome(None, time.perf_counter() - start, exc)
     return _Outcome(scores, time.perf_counter() - start)
-
-
-def _run_settings(task, candidates, n_jobs, progress):
-    """``task(candidate)`` for every setting, in order, through joblib (its configured
-    backend, e.g. Dask, with ``n_jobs``)."""
-    import functools
-
-    from joblib import Parallel, delayed, effective_n_jobs
-
-    from tsrnn._threads import one_thread_each
-
-    if effective_n_jobs(n_jobs) > 1:  # workers x kernel threads must not exceed the cores
-        task = functools.partial(one_thread_each, task)
-    iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(task)(candidate) for candidate in candidates)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, total=len(candidates), desc="grid search", unit="setting")
-    return list(iterator)
 
 
 def _param_columns(settings):
@@ -357,7 +337,7 @@ def grid_search(forecaster, param_grid, y, horizon, X=None, n_origins=5, step=No
         return _score_setting(candidate, y, X, horizon, origin_args, metrics,
                               catch=error_score != "raise")
 
-    outcomes = _run_settings(task, candidates, n_jobs, progress)
+    outcomes = run_tasks(task, candidates, n_jobs, progress, desc="grid search", unit="setting")
     table = _results_table(settings, outcomes, metric_name, error_score)
     _report_problems(table, outcomes)
     best = int(np.argmin(table["rank_score"].to_numpy()))

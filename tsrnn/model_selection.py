@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ._checks import check_int, check_option
-from ._input import check_coverage, check_horizon, to_table
+from ._input import check_coverage, check_horizon, split_list, to_table
 from .metrics import NAN_POLICIES, interval_score, interval_width, mae, mase, rmse, smape
 from .metrics import coverage as coverage_score
 from ._threads import one_thread_each
 from .panel import ID, is_long_frame, split_panel
 
-__all__ = ["backtest", "rolling_origins", "summarize_backtest", "grid_search",
+__all__ = ["backtest", "rolling_origins", "summarize_backtest", "run_tasks", "grid_search",
            "GridSearchResult"]
 
 _LAZY = {"grid_search": "tsrnn.grid_search", "GridSearchResult": "tsrnn.grid_search"}
@@ -219,20 +219,21 @@ def _evaluate_origin(forecaster, y, X, values, t, horizon, refit, context_length
     return scores, prediction, bounds
 
 
-def _run_origins(task, origins, n_jobs, progress):
-    """``task(t)`` for every origin, in order, through joblib: serially by default, with
+def run_tasks(task, items, n_jobs=None, progress=False, desc="backtest", unit="origin"):
+    """``task(item)`` for every item, in order, through joblib: serially by default, with
     ``n_jobs`` workers, or on whatever backend ``joblib.parallel_config`` sets (e.g. a Dask
-    cluster with ``backend="dask"``)."""
+    cluster with ``backend="dask"``). With more than one worker each runs the kernels and BLAS
+    on one thread; ``progress`` shows a tqdm bar (``desc``, ``unit``)."""
     from joblib import Parallel, delayed, effective_n_jobs
 
     if effective_n_jobs(n_jobs) > 1:  # workers x kernel threads must not exceed the cores
         task = functools.partial(one_thread_each, task)
     iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(task)(t) for t in origins)
+        delayed(task)(item) for item in items)
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(iterator, total=len(origins), desc="backtest", unit="origin")
+        iterator = tqdm(iterator, total=len(items), desc=desc, unit=unit)
     return list(iterator)
 
 
@@ -272,8 +273,7 @@ def _forecast_table(origins, results, table, horizon):
 
 def _is_panel(y):
     """Several series: a list of series, a dict or a long frame (see :mod:`tsrnn.panel`)."""
-    return isinstance(y, dict) or is_long_frame(y) or (
-        isinstance(y, list) and bool(y) and not np.isscalar(y[0]))
+    return isinstance(y, dict) or is_long_frame(y) or split_list(y, "y")[1]
 
 
 def _read_series(y, X):
@@ -390,7 +390,7 @@ def backtest(forecaster, y, horizon, n_origins=None, step=None, initial=None,
                                return_forecasts)
     table = _read_series(y, X)
     origins = plan.origins(table, n_origins, step, initial)
-    results = _run_origins(lambda t: plan.evaluate(y, X, table, t), origins, n_jobs, progress)
+    results = run_tasks(lambda t: plan.evaluate(y, X, table, t), origins, n_jobs, progress)
     scores = plan.score_table(origins, results, table)
     if not return_forecasts:
         return scores
@@ -454,7 +454,7 @@ def _backtest_panel(plan, y, X, origin_args, n_jobs, progress, return_forecasts)
     tables = [_read_series(y_i, X_i) for y_i, X_i in zip(ys, Xs)]
     origins = [plan.origins(table, *origin_args) for table in tables]
     tasks = [(i, t) for i, series_origins in enumerate(origins) for t in series_origins]
-    results = _run_origins(lambda task: plan.evaluate(ys[task[0]], Xs[task[0]],
+    results = run_tasks(lambda task: plan.evaluate(ys[task[0]], Xs[task[0]],
                                                       tables[task[0]], task[1]),
                            tasks, n_jobs, progress)
     scores, forecasts, start = [], [], 0

@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn._checks import boolean, check_dtype, integer, option, real, validate_params
-from tsrnn._input import check_network_bytes
+from tsrnn._input import check_network_bytes, training_bytes
 from tsrnn._sequence_input import (check_same_length, column_scaling, read_labels,
                                    read_values, read_windows, scaled, window_scaling)
 from tsrnn._threads import blas_single_threaded
@@ -585,21 +585,15 @@ class RNNRegressor(RegressorMixin, _SequenceModel):
         return tags
 
 
-_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-
 def _check_size(checked, windows, output_size):
     """Refuse a network whose training would not fit in memory, before it is built."""
-    G, H, L = _GATES[checked["cell"]], checked["hidden_size"], checked["num_layers"]
-    directions = 2 if checked["bidirectional"] else 1
-    F, T = windows.n_features, int(np.max(windows.lengths))
+    T = int(np.max(windows.lengths))
     batch = min(checked["batch_size"], len(windows.lengths))
-    weights = directions * (G * H * (F + H + 2) + (L - 1) * G * H * (directions * H + H + 2))
-    weights += directions * H * output_size
-    activations = batch * T * L * directions * (G + 4) * H
-    itemsize = np.dtype(checked["dtype"]).itemsize
-    # as RNNForecaster's estimate: measured peaks run to about 3 times the arrays counted
-    needed = 3 * itemsize * (4 * weights + activations) + L * directions * 32 * 2 ** 10
-    check_network_bytes(needed, f"hidden_size={H}, num_layers={L}, bidirectional="
+    needed = training_bytes(checked["cell"], windows.n_features, checked["hidden_size"],
+                            checked["num_layers"], batch, T, checked["dtype"],
+                            directions=2 if checked["bidirectional"] else 1,
+                            n_outputs=output_size)
+    check_network_bytes(needed, f"hidden_size={checked['hidden_size']}, num_layers="
+                                f"{checked['num_layers']}, bidirectional="
                                 f"{checked['bidirectional']}, windows of {T} steps in batches "
                                 f"of {batch}")

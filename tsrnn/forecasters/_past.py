@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tsrnn._input import split_list
+
 __all__ = ["PastScaling", "as_past_arrays", "past_moments", "past_rows", "future_rows",
            "mask_stretches", "join_exog", "split_past_pairs"]
 
@@ -154,13 +156,20 @@ def split_past_pairs(context, has_exog):
             return list(context), True
         raise ValueError("the model was fitted with exogenous columns, so context must be a "
                          "pair (y_context, X_context) or a list of such pairs")
-    if isinstance(context, list) and context and not np.isscalar(context[0]):
-        return [(c, None) for c in context], True
-    return [(context, None)], False
+    items, is_list = split_list(context, "context")
+    return [(c, None) for c in items], is_list
 
 
 def _is_list(obj):
-    return isinstance(obj, list) and bool(obj) and not np.isscalar(obj[0])
+    return split_list(obj, "y")[1]
+
+
+def _per_series(X, n, is_list):
+    """The known covariates ``X`` (None, one table, or a list when the series are one) as
+    one entry per series."""
+    if X is None:
+        return [None] * n
+    return list(X) if is_list else [X]
 
 
 def _length(obj):
@@ -209,10 +218,7 @@ class PastCovariatesMixin:
                     else [past_moments(a) for a in arrays])
         if len(scalings) != len(arrays):
             raise ValueError(f"X_past must give {len(scalings)} series, as the first fit")
-        if X is None:
-            X_items = [None] * len(items)
-        else:
-            X_items = list(X) if _is_list(y) else [X]
+        X_items = _per_series(X, len(items), _is_list(y))
         joined = [join_exog(x, past_rows(a, s)) for x, a, s in zip(X_items, arrays, scalings)]
 
         def run():
@@ -241,9 +247,7 @@ class PastCovariatesMixin:
         return self._context_joined(horizon, X, context, X_past)
 
     def _future_joined(self, horizon, X, lasts, scalings, is_list):
-        X_items = X if is_list else [X]
-        if X is None:
-            X_items = [None] * len(lasts)
+        X_items = _per_series(X, len(lasts), is_list)
         if len(X_items) != len(lasts):
             raise ValueError(f"X must give the future covariates of each of the {len(lasts)} "
                              f"forecasts")
@@ -276,15 +280,12 @@ class PastCovariatesMixin:
     # ------------------------------------------------------------------ update
     def _update_with_past(self, update, y, X, X_past):
         items = y if self.list_input_ else [y]
-        lengths = [_length(np.atleast_1d(i)) if np.isscalar(i) else _length(i)
-                   for i in items]
+        lengths = [1 if np.isscalar(i) else _length(i) for i in items]
         if X_past is None:
             arrays = [np.full((n, self.n_past_), np.nan) for n in lengths]
         else:
             arrays = as_past_arrays(X_past, lengths, self.list_input_, n_channels=self.n_past_)
-        X_items = X if self.list_input_ else [X]
-        if X is None:
-            X_items = [None] * len(items)
+        X_items = _per_series(X, len(items), self.list_input_)
         joined = [join_exog(x, past_rows(a, s, previous=last))
                   for x, a, s, last in zip(X_items, arrays, self.past_scalings_,
                                            self.past_last_)]

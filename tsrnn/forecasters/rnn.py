@@ -8,7 +8,7 @@ import numpy as np
 
 from tsrnn._checks import (boolean, check_dtype, check_int, check_real, integer, option,
                            real)
-from tsrnn._input import check_horizon, check_network_bytes
+from tsrnn._input import check_horizon, check_network_bytes, training_bytes
 from tsrnn._model_schema import read_rnn_model
 from tsrnn._representation import Level, SeasonalChange, representation_from_config
 from tsrnn._threads import blas_single_threaded, get_num_threads
@@ -41,7 +41,6 @@ MIN_ENCODED_VALUES = 3
 VALIDATION_ORIGINS = 100
 VALIDATION_WARMUP = 2000
 DIVERGED_LOSS = 1e6
-_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 """A training loss (standardised units) beyond which the fit has diverged, not learned."""
 
 
@@ -497,22 +496,14 @@ class RNNForecaster(PastCovariatesMixin, BaseForecaster):
         self._train_members(ys, Xs, epochs=self.max_epochs, incremental=continuing)
         self._calibrate(ys, Xs, held_out=self.early_stopping and self.max_epochs > 1)
 
-    def _network_bytes(self, n_inputs, batch, steps):
-        """Estimated bytes of the members' networks in training (see MAX_NETWORK_BYTES)."""
-        G, H, L = _GATES[self.cell], self.hidden_size, self.num_layers
-        weights = G * H * (n_inputs + H + 2) + (L - 1) * G * H * (2 * H + 2) + 2 * H
-        # per step and row: gates, states and their gradients, in every layer
-        activations = steps * batch * L * (G + 4) * H
-        itemsize = np.dtype(self.dtype).itemsize
-        # measured peaks were 2-3 times the arrays counted here, plus some 20 KiB a layer
-        per_member = 3 * itemsize * (4 * weights + activations) + L * 32 * 2 ** 10
-        return per_member * self.n_models
-
     def _check_network_size(self, ys, Xs):
         n_inputs = ys[0].shape[1] + (0 if Xs is None else Xs[0].shape[1])
         steps = min(self._tbptt()[1], max(len(y) for y in ys))
         batch = self._effective_batch(ys)
-        check_network_bytes(self._network_bytes(n_inputs, batch, steps),
+        needed = self.n_models * training_bytes(self.cell, n_inputs, self.hidden_size,
+                                                self.num_layers, batch, steps, self.dtype,
+                                                n_outputs=ys[0].shape[1])
+        check_network_bytes(needed,
                             f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
                             f"n_models={self.n_models}, a TBPTT window of {steps} steps over "
                             f"a batch of {batch}")
